@@ -1,0 +1,889 @@
+//! Where AWS DMS puts its files in the staging bucket, and what each file is.
+//!
+//! DMS writes `[BucketFolder/]schema/table/<file>`, where `BucketFolder` has zero or more levels.
+//! Full-load files are named `LOAD<hex counter>` (`SEGMENT<n>_LOAD<hex>` for parallel segments, and
+//! parallel loads may add one partition folder); CDC files are named by their commit timestamp,
+//! `yyyyMMdd-HHmmssSSS`, optionally under date-partition folders (`DatePartitionEnabled`) in one of
+//! five sequences and four delimiters. Classification is driven by [`StagingLayout`] (from
+//! configuration) and by file names — never by how deep a key is.
+
+use std::fmt;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::object_key::ObjectKey;
+
+/// Order of the date parts in DMS date-partition folders (`DatePartitionSequence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateSequence {
+    /// `YYYYMMDD` (the DMS default).
+    YearMonthDay,
+    /// `YYYYMMDDHH`.
+    YearMonthDayHour,
+    /// `YYYYMM`.
+    YearMonth,
+    /// `MMYYYYDD`.
+    MonthYearDay,
+    /// `DDMMYYYY`.
+    DayMonthYear,
+}
+
+/// One date part of a partition folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DatePart {
+    Year,
+    Month,
+    Day,
+    Hour,
+}
+
+impl DatePart {
+    fn width(self) -> usize {
+        match self {
+            DatePart::Year => 4,
+            DatePart::Month | DatePart::Day | DatePart::Hour => 2,
+        }
+    }
+}
+
+impl DateSequence {
+    /// Every sequence DMS documents.
+    pub const ALL: [DateSequence; 5] = [
+        DateSequence::YearMonthDay,
+        DateSequence::YearMonthDayHour,
+        DateSequence::YearMonth,
+        DateSequence::MonthYearDay,
+        DateSequence::DayMonthYear,
+    ];
+
+    /// The DMS setting value, e.g. `YYYYMMDD`.
+    pub fn dms_name(self) -> &'static str {
+        match self {
+            DateSequence::YearMonthDay => "YYYYMMDD",
+            DateSequence::YearMonthDayHour => "YYYYMMDDHH",
+            DateSequence::YearMonth => "YYYYMM",
+            DateSequence::MonthYearDay => "MMYYYYDD",
+            DateSequence::DayMonthYear => "DDMMYYYY",
+        }
+    }
+
+    fn parts(self) -> &'static [DatePart] {
+        use DatePart::*;
+        match self {
+            DateSequence::YearMonthDay => &[Year, Month, Day],
+            DateSequence::YearMonthDayHour => &[Year, Month, Day, Hour],
+            DateSequence::YearMonth => &[Year, Month],
+            DateSequence::MonthYearDay => &[Month, Year, Day],
+            DateSequence::DayMonthYear => &[Day, Month, Year],
+        }
+    }
+}
+
+/// Separator between date parts in DMS date-partition folders (`DatePartitionDelimiter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateDelimiter {
+    /// `2023/08/18` — one folder per part (the DMS default).
+    Slash,
+    /// `2023_08_18`.
+    Underscore,
+    /// `2023-08-18`.
+    Dash,
+    /// `20230818`.
+    None,
+}
+
+impl DateDelimiter {
+    /// Every delimiter DMS documents.
+    pub const ALL: [DateDelimiter; 4] = [
+        DateDelimiter::Slash,
+        DateDelimiter::Underscore,
+        DateDelimiter::Dash,
+        DateDelimiter::None,
+    ];
+
+    /// The DMS setting value, e.g. `SLASH`.
+    pub fn dms_name(self) -> &'static str {
+        match self {
+            DateDelimiter::Slash => "SLASH",
+            DateDelimiter::Underscore => "UNDERSCORE",
+            DateDelimiter::Dash => "DASH",
+            DateDelimiter::None => "NONE",
+        }
+    }
+
+    fn separator(self) -> &'static str {
+        match self {
+            DateDelimiter::Slash => "/",
+            DateDelimiter::Underscore => "_",
+            DateDelimiter::Dash => "-",
+            DateDelimiter::None => "",
+        }
+    }
+}
+
+/// A DMS `DatePartitionEnabled` folder scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatePartitioning {
+    /// Order of the parts.
+    pub sequence: DateSequence,
+    /// Separator between the parts.
+    pub delimiter: DateDelimiter,
+}
+
+impl DatePartitioning {
+    /// Number of folders the scheme occupies.
+    fn folder_count(self) -> usize {
+        match self.delimiter {
+            DateDelimiter::Slash => self.sequence.parts().len(),
+            _ => 1,
+        }
+    }
+
+    /// An example folder path, for error messages and docs (e.g. `2023/08/18`).
+    pub fn example(self) -> String {
+        let parts: Vec<&str> = self
+            .sequence
+            .parts()
+            .iter()
+            .map(|p| match p {
+                DatePart::Year => "2023",
+                DatePart::Month => "08",
+                DatePart::Day => "18",
+                DatePart::Hour => "02",
+            })
+            .collect();
+        parts.join(self.delimiter.separator())
+    }
+
+    /// Checks that `folders` spell a valid date in this scheme.
+    fn matches(self, folders: &[&str]) -> bool {
+        if folders.len() != self.folder_count() {
+            return false;
+        }
+        let joined = folders.join("/");
+        let separator = match self.delimiter {
+            DateDelimiter::Slash => "/",
+            other => other.separator(),
+        };
+        let mut rest = joined.as_str();
+        let (mut year, mut month, mut day, mut hour) = (2000, 1, 1, 0);
+        for (i, part) in self.sequence.parts().iter().enumerate() {
+            if i > 0 {
+                match rest.strip_prefix(separator) {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            }
+            let width = part.width();
+            let Some(digits) = rest.get(..width) else {
+                return false;
+            };
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            let Ok(value) = digits.parse::<u32>() else {
+                return false;
+            };
+            match part {
+                DatePart::Year => year = value as i32,
+                DatePart::Month => month = value,
+                DatePart::Day => day = value,
+                DatePart::Hour => hour = value,
+            }
+            rest = &rest[width..];
+        }
+        rest.is_empty() && hour < 24 && NaiveDate::from_ymd_opt(year, month, day).is_some()
+    }
+}
+
+impl fmt::Display for DatePartitioning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} (e.g. `{}`)",
+            self.sequence.dms_name(),
+            self.delimiter.dms_name(),
+            self.example()
+        )
+    }
+}
+
+/// The staging bucket's layout: which objects are DMS data and where `schema/table` sit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingLayout {
+    bucket: String,
+    bucket_folder: Vec<String>,
+    date_partitioning: Option<DatePartitioning>,
+}
+
+/// An invalid staging layout setting.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LayoutConfigError {
+    /// The staging bucket name is empty.
+    #[error("the staging bucket name is empty")]
+    EmptyBucket,
+    /// The bucket folder has an empty, `.` or `..` segment.
+    #[error(
+        "the DMS bucket folder `{0}` is invalid: give `/`-separated folder names without empty, `.` or `..` parts (e.g. `dms/prod`), or leave it empty"
+    )]
+    InvalidBucketFolder(String),
+}
+
+impl StagingLayout {
+    /// A layout for `bucket`, with the DMS `BucketFolder` (zero or more `/`-separated levels; leading
+    /// and trailing slashes are ignored) and the DMS date partitioning, if enabled.
+    pub fn new(
+        bucket: impl Into<String>,
+        bucket_folder: &str,
+        date_partitioning: Option<DatePartitioning>,
+    ) -> Result<Self, LayoutConfigError> {
+        let bucket = bucket.into();
+        if bucket.is_empty() {
+            return Err(LayoutConfigError::EmptyBucket);
+        }
+        let trimmed = bucket_folder.trim_matches('/');
+        let bucket_folder: Vec<String> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').map(str::to_owned).collect()
+        };
+        if bucket_folder
+            .iter()
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.chars().any(|c| c.is_control()))
+        {
+            return Err(LayoutConfigError::InvalidBucketFolder(trimmed.to_owned()));
+        }
+        Ok(Self {
+            bucket,
+            bucket_folder,
+            date_partitioning,
+        })
+    }
+
+    /// The staging bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Classifies one object of the staging bucket.
+    pub fn classify(&self, bucket: &str, key: &ObjectKey) -> Result<DmsFile, NotDmsData> {
+        if bucket != self.bucket {
+            return Err(NotDmsData::OtherBucket {
+                bucket: bucket.to_owned(),
+                staging_bucket: self.bucket.clone(),
+            });
+        }
+        if key.is_folder_marker() {
+            return Err(NotDmsData::FolderMarker);
+        }
+        let segments: Vec<&str> = key.segments().collect();
+        let Some(relative) = strip_folder(&segments, &self.bucket_folder) else {
+            return Err(NotDmsData::OutsideBucketFolder {
+                bucket_folder: self.bucket_folder.join("/"),
+            });
+        };
+        let Some((file_name, folders)) = relative.split_last() else {
+            return Err(NotDmsData::OutsideBucketFolder {
+                bucket_folder: self.bucket_folder.join("/"),
+            });
+        };
+        let name = FileName::parse(file_name)?;
+        let [schema, table, inner @ ..] = folders else {
+            return Err(NotDmsData::UnknownLayout {
+                detail: format!(
+                    "expected `{}schema/table/{file_name}` but found no schema/table folders",
+                    self.folder_display()
+                ),
+            });
+        };
+        let table = SourceTable {
+            schema: (*schema).to_owned(),
+            table: (*table).to_owned(),
+        };
+        let relative_path = relative[2..].join("/");
+        let order_key = match name.kind {
+            FileNameKind::Load { segment, counter } => {
+                self.check_load_folders(inner)?;
+                OrderKey(format!("0|{segment:010}|{counter:016X}|{relative_path}"))
+            }
+            FileNameKind::Cdc { timestamp } => {
+                self.check_cdc_folders(inner)?;
+                OrderKey(format!(
+                    "1|{}|{relative_path}",
+                    timestamp.format("%Y%m%d-%H%M%S%3f")
+                ))
+            }
+        };
+        Ok(DmsFile {
+            table,
+            kind: match name.kind {
+                FileNameKind::Load { .. } => FileKind::FullLoad,
+                FileNameKind::Cdc { .. } => FileKind::Cdc,
+            },
+            format: name.format,
+            order_key,
+        })
+    }
+
+    fn folder_display(&self) -> String {
+        self.bucket_folder.iter().map(|s| format!("{s}/")).collect()
+    }
+
+    /// Full-load files may sit under date folders (when enabled) and/or one parallel-load
+    /// partition folder.
+    fn check_load_folders(&self, inner: &[&str]) -> Result<(), NotDmsData> {
+        let after_dates = match self.date_partitioning {
+            Some(scheme)
+                if inner.len() >= scheme.folder_count()
+                    && scheme.matches(&inner[..scheme.folder_count()]) =>
+            {
+                &inner[scheme.folder_count()..]
+            }
+            _ => inner,
+        };
+        if after_dates.len() <= 1 {
+            Ok(())
+        } else {
+            Err(NotDmsData::UnknownLayout {
+                detail: format!(
+                    "a full-load file under `{}`: only one parallel-load partition folder may sit between the table folder and the file",
+                    inner.join("/")
+                ),
+            })
+        }
+    }
+
+    /// CDC files sit directly in the table folder (also files written before date partitioning
+    /// was enabled), or under exactly the configured date folders.
+    fn check_cdc_folders(&self, inner: &[&str]) -> Result<(), NotDmsData> {
+        if inner.is_empty() {
+            return Ok(());
+        }
+        match self.date_partitioning {
+            None => Err(NotDmsData::UnknownLayout {
+                detail: format!(
+                    "a CDC file under the folders `{}` but DMS date partitioning is not configured; if the DMS endpoint sets DatePartitionEnabled, configure its sequence and delimiter",
+                    inner.join("/")
+                ),
+            }),
+            Some(scheme) if scheme.matches(inner) => Ok(()),
+            Some(scheme) => Err(NotDmsData::UnknownLayout {
+                detail: format!(
+                    "a CDC file under `{}`, which is not a date folder of the configured scheme {scheme}",
+                    inner.join("/")
+                ),
+            }),
+        }
+    }
+}
+
+/// `segments` without the leading `folder` segments, if it starts with them.
+fn strip_folder<'a, 'k>(segments: &'a [&'k str], folder: &[String]) -> Option<&'a [&'k str]> {
+    if segments.len() < folder.len() {
+        return None;
+    }
+    let (head, rest) = segments.split_at(folder.len());
+    head.iter()
+        .zip(folder)
+        .all(|(s, f)| *s == f)
+        .then_some(rest)
+}
+
+/// The source table a DMS file belongs to (the `schema/table` folders).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SourceTable {
+    /// Source schema (database for MySQL), as DMS wrote it.
+    pub schema: String,
+    /// Source table, as DMS wrote it.
+    pub table: String,
+}
+
+impl SourceTable {
+    /// The table id used across Tributary: `schema.table`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+}
+
+/// Whether a file is part of the initial full load or a change-data-capture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// `LOAD…` / `SEGMENTn_LOAD…`: a snapshot of existing rows, usually without an Op column.
+    FullLoad,
+    /// A timestamp-named file of changes with an Op column (`I`/`U`/`D`).
+    Cdc,
+}
+
+impl FileKind {
+    /// Stable lower-case name, as stored in the file tracker.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::FullLoad => "full_load",
+            FileKind::Cdc => "cdc",
+        }
+    }
+}
+
+/// The encoding of a DMS file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// `.csv`.
+    Csv,
+    /// `.csv.gz` (DMS `CompressionType: GZIP`).
+    CsvGzip,
+    /// `.parquet`.
+    Parquet,
+}
+
+impl FileFormat {
+    /// The file extension, as stored in the file tracker (`csv`, `csv.gz`, `parquet`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::CsvGzip => "csv.gz",
+            FileFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// A file's place in its table's order: full-load files first (by segment and counter), then CDC
+/// files by their commit-timestamp name; the path under the table folder breaks ties. Compares
+/// correctly as a plain string, so it is the sort key of the file tracker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OrderKey(String);
+
+impl OrderKey {
+    /// The sortable string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A recognised DMS data file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmsFile {
+    /// The source table.
+    pub table: SourceTable,
+    /// Full load or CDC.
+    pub kind: FileKind,
+    /// CSV, gzipped CSV or Parquet.
+    pub format: FileFormat,
+    /// Place in the table's file order.
+    pub order_key: OrderKey,
+}
+
+/// Why an object is not a DMS data file Tributary records. None of these is retryable.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NotDmsData {
+    /// The object is in a bucket other than the configured staging bucket.
+    #[error("bucket `{bucket}` is not the staging bucket `{staging_bucket}`")]
+    OtherBucket {
+        /// The object's bucket.
+        bucket: String,
+        /// The configured staging bucket.
+        staging_bucket: String,
+    },
+    /// The key is not under the configured DMS bucket folder.
+    #[error("the key is not under the DMS bucket folder `{bucket_folder}/`")]
+    OutsideBucketFolder {
+        /// The configured bucket folder.
+        bucket_folder: String,
+    },
+    /// A zero-byte folder placeholder (`…/`).
+    #[error("a folder marker, not a file")]
+    FolderMarker,
+    /// A file whose name is not a DMS data file name (metadata such as `.json`, other extensions).
+    #[error(
+        "`{file_name}` is not a DMS data file name (LOAD…/SEGMENTn_LOAD… or yyyyMMdd-HHmmssSSS, with .csv, .csv.gz or .parquet)"
+    )]
+    NotADataFile {
+        /// The file name.
+        file_name: String,
+    },
+    /// A `CDC_TXN-…` file written with `PreserveTransactions`: changes of many tables in one file.
+    #[error(
+        "`{file_name}` is a PreserveTransactions file (changes of all tables in one file), which Tributary does not support: disable PreserveTransactions/CdcPath on the DMS endpoint so changes are written per table"
+    )]
+    TransactionalCdc {
+        /// The file name.
+        file_name: String,
+    },
+    /// A DMS-looking name in a folder structure that does not fit the configured layout.
+    #[error("unknown layout: {detail}")]
+    UnknownLayout {
+        /// What did not fit, and how to fix it.
+        detail: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileNameKind {
+    Load { segment: u32, counter: u64 },
+    Cdc { timestamp: NaiveDateTime },
+}
+
+struct FileName {
+    kind: FileNameKind,
+    format: FileFormat,
+}
+
+impl FileName {
+    fn parse(file_name: &str) -> Result<Self, NotDmsData> {
+        if file_name.starts_with("CDC_TXN-") {
+            return Err(NotDmsData::TransactionalCdc {
+                file_name: file_name.to_owned(),
+            });
+        }
+        let not_data = || NotDmsData::NotADataFile {
+            file_name: file_name.to_owned(),
+        };
+        let (stem, format) = [
+            (".csv.gz", FileFormat::CsvGzip),
+            (".csv", FileFormat::Csv),
+            (".parquet", FileFormat::Parquet),
+        ]
+        .into_iter()
+        .find_map(|(ext, format)| file_name.strip_suffix(ext).map(|stem| (stem, format)))
+        .ok_or_else(not_data)?;
+        let kind = parse_load_stem(stem)
+            .or_else(|| parse_cdc_stem(stem))
+            .ok_or_else(not_data)?;
+        Ok(Self { kind, format })
+    }
+}
+
+/// `LOAD<hex>` or `SEGMENT<n>_LOAD<hex>`.
+fn parse_load_stem(stem: &str) -> Option<FileNameKind> {
+    let (segment, load) = match stem.strip_prefix("SEGMENT") {
+        Some(rest) => {
+            let (digits, load) = rest.split_once('_')?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (digits.parse().ok()?, load)
+        }
+        None => (0, stem),
+    };
+    let hex = load.strip_prefix("LOAD")?;
+    if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let counter = u64::from_str_radix(hex, 16).ok()?;
+    Some(FileNameKind::Load { segment, counter })
+}
+
+/// `yyyyMMdd-HHmmssSSS`.
+fn parse_cdc_stem(stem: &str) -> Option<FileNameKind> {
+    let shape_ok = stem.len() == 18
+        && stem.bytes().enumerate().all(|(i, b)| {
+            if i == 8 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shape_ok {
+        return None;
+    }
+    let timestamp = NaiveDateTime::parse_from_str(stem, "%Y%m%d-%H%M%S%3f").ok()?;
+    Some(FileNameKind::Cdc { timestamp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(folder: &str, dates: Option<DatePartitioning>) -> StagingLayout {
+        StagingLayout::new("staging", folder, dates).expect("valid layout")
+    }
+
+    fn classify(layout: &StagingLayout, key: &str) -> Result<DmsFile, NotDmsData> {
+        let key = ObjectKey::new(key.to_owned()).expect("valid key");
+        layout.classify("staging", &key)
+    }
+
+    fn expect_file(layout: &StagingLayout, key: &str) -> DmsFile {
+        match classify(layout, key) {
+            Ok(file) => file,
+            Err(e) => panic!("{key}: expected a DMS file, got {e}"),
+        }
+    }
+
+    #[test]
+    fn full_load_and_cdc_names_in_every_bucket_folder_depth() {
+        let cases: [(&str, &str); 3] = [("", ""), ("dms", "dms/"), ("a/b/c", "a/b/c/")];
+        for (folder, prefix) in cases {
+            let layout = layout(folder, None);
+            let table = [
+                (
+                    format!("{prefix}sales/orders/LOAD00000001.csv"),
+                    FileKind::FullLoad,
+                    FileFormat::Csv,
+                ),
+                (
+                    format!("{prefix}sales/orders/LOAD0000000A.csv.gz"),
+                    FileKind::FullLoad,
+                    FileFormat::CsvGzip,
+                ),
+                (
+                    format!("{prefix}sales/orders/SEGMENT2_LOAD00000003.parquet"),
+                    FileKind::FullLoad,
+                    FileFormat::Parquet,
+                ),
+                (
+                    format!("{prefix}sales/orders/partA/LOAD00000001.parquet"),
+                    FileKind::FullLoad,
+                    FileFormat::Parquet,
+                ),
+                (
+                    format!("{prefix}sales/orders/20230818-023428241.csv"),
+                    FileKind::Cdc,
+                    FileFormat::Csv,
+                ),
+                (
+                    format!("{prefix}sales/orders/20230818-023428241.csv.gz"),
+                    FileKind::Cdc,
+                    FileFormat::CsvGzip,
+                ),
+                (
+                    format!("{prefix}sales/orders/20230818-023428241.parquet"),
+                    FileKind::Cdc,
+                    FileFormat::Parquet,
+                ),
+            ];
+            for (key, kind, format) in table {
+                let file = expect_file(&layout, &key);
+                assert_eq!(file.table.id(), "sales.orders", "{key}");
+                assert_eq!(file.kind, kind, "{key}");
+                assert_eq!(file.format, format, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn table_location_comes_from_the_configured_folder_not_the_depth() {
+        // The same key read with two bucket-folder settings gives two different tables; a depth
+        // heuristic would give one answer for both.
+        let key = "lake/raw/sales/orders/LOAD00000001.csv";
+        assert_eq!(
+            expect_file(&layout("lake/raw", None), key).table.id(),
+            "sales.orders"
+        );
+        assert_eq!(
+            expect_file(&layout("lake", None), key).table.id(),
+            "raw.sales"
+        );
+    }
+
+    #[test]
+    fn cdc_under_every_documented_date_partition_scheme() {
+        for sequence in DateSequence::ALL {
+            for delimiter in DateDelimiter::ALL {
+                let scheme = DatePartitioning {
+                    sequence,
+                    delimiter,
+                };
+                let layout = layout("dms", Some(scheme));
+                let key = format!("dms/hr/people/{}/20230818-023428241.csv", scheme.example());
+                let file = expect_file(&layout, &key);
+                assert_eq!(file.kind, FileKind::Cdc, "{key}");
+                assert_eq!(file.table.id(), "hr.people", "{key}");
+                // Without date folders (files written before partitioning was enabled) is an
+                // unknown layout only if folders are present; the bare file is fine.
+                let flat = expect_file(&layout, "dms/hr/people/20230818-023428241.csv");
+                assert_eq!(flat.kind, FileKind::Cdc);
+            }
+        }
+    }
+
+    #[test]
+    fn date_folders_of_another_scheme_or_invalid_dates_are_unknown_layouts() {
+        let ymd_slash = DatePartitioning {
+            sequence: DateSequence::YearMonthDay,
+            delimiter: DateDelimiter::Slash,
+        };
+        let layout = layout("", Some(ymd_slash));
+        for key in [
+            "hr/people/2023-08-18/20230818-023428241.csv",
+            "hr/people/2023/13/18/20230818-023428241.csv",
+            "hr/people/2023/02/30/20230818-023428241.csv",
+            "hr/people/2023/08/20230818-023428241.csv",
+            "hr/people/2023/08/18/02/20230818-023428241.csv",
+            "hr/people/18/08/2023/20230818-023428241.csv",
+        ] {
+            assert!(
+                matches!(
+                    classify(&layout, key),
+                    Err(NotDmsData::UnknownLayout { .. })
+                ),
+                "{key} -> {:?}",
+                classify(&layout, key)
+            );
+        }
+        let hourly = layout_with(DateSequence::YearMonthDayHour, DateDelimiter::Dash);
+        assert!(matches!(
+            classify(&hourly, "hr/people/2023-08-18-24/20230818-023428241.csv"),
+            Err(NotDmsData::UnknownLayout { .. })
+        ));
+    }
+
+    fn layout_with(sequence: DateSequence, delimiter: DateDelimiter) -> StagingLayout {
+        layout(
+            "",
+            Some(DatePartitioning {
+                sequence,
+                delimiter,
+            }),
+        )
+    }
+
+    #[test]
+    fn cdc_in_folders_without_date_partitioning_configured_explains_the_fix() {
+        let err = classify(
+            &layout("", None),
+            "hr/people/2023/08/18/20230818-023428241.csv",
+        )
+        .expect_err("unknown layout");
+        assert!(
+            err.to_string().contains("DatePartitionEnabled"),
+            "message should name the DMS setting: {err}"
+        );
+    }
+
+    #[test]
+    fn full_load_may_sit_under_date_folders_and_one_partition_folder() {
+        let layout = layout_with(DateSequence::YearMonthDay, DateDelimiter::Slash);
+        for key in [
+            "hr/people/2023/08/18/LOAD00000001.csv",
+            "hr/people/2023/08/18/part_1/LOAD00000001.csv",
+            "hr/people/part_1/LOAD00000001.csv",
+        ] {
+            assert_eq!(expect_file(&layout, key).kind, FileKind::FullLoad, "{key}");
+        }
+        assert!(matches!(
+            classify(&layout, "hr/people/a/b/LOAD00000001.csv"),
+            Err(NotDmsData::UnknownLayout { .. })
+        ));
+    }
+
+    #[test]
+    fn objects_that_are_not_dms_data_are_skipped_with_a_reason() {
+        fn variant(e: &NotDmsData) -> &'static str {
+            match e {
+                NotDmsData::OtherBucket { .. } => "other bucket",
+                NotDmsData::OutsideBucketFolder { .. } => "outside folder",
+                NotDmsData::FolderMarker => "folder marker",
+                NotDmsData::NotADataFile { .. } => "not a data file",
+                NotDmsData::TransactionalCdc { .. } => "transactional",
+                NotDmsData::UnknownLayout { .. } => "unknown layout",
+            }
+        }
+        let layout = layout("dms", None);
+        let cases = [
+            ("dms/sales/orders/", "folder marker"),
+            ("dms/sales/orders/table.json", "not a data file"),
+            ("dms/sales/orders/LOAD00000001.txt", "not a data file"),
+            ("dms/sales/orders/LOADXYZ.csv", "not a data file"),
+            ("dms/sales/orders/20231318-023428241.csv", "not a data file"),
+            ("dms/sales/orders/2023081-0234282411.csv", "not a data file"),
+            ("other/sales/orders/LOAD00000001.csv", "outside folder"),
+            ("dms/LOAD00000001.csv", "unknown layout"),
+            ("dms/sales/LOAD00000001.csv", "unknown layout"),
+            ("dms/cdc/CDC_TXN-20230818-023428241.csv", "transactional"),
+        ];
+        for (key, expected) in cases {
+            let result = classify(&layout, key);
+            assert_eq!(
+                result.as_ref().map_err(variant).err(),
+                Some(expected),
+                "{key}: {result:?}"
+            );
+        }
+        let key = ObjectKey::new("dms/sales/orders/LOAD00000001.csv".into()).expect("valid");
+        assert!(matches!(
+            layout.classify("another-bucket", &key),
+            Err(NotDmsData::OtherBucket { .. })
+        ));
+    }
+
+    #[test]
+    fn order_puts_full_load_before_cdc_and_counters_numerically() {
+        let layout = layout("dms", None);
+        let keys = [
+            "dms/s/t/20230101-000000000.csv",
+            "dms/s/t/LOAD00000010.csv",
+            "dms/s/t/LOAD00000009.csv",
+            "dms/s/t/LOAD0000000A.csv",
+            "dms/s/t/20221231-235959999.csv",
+            "dms/s/t/LOAD000000001.csv",
+        ];
+        let mut ordered: Vec<(OrderKey, &str)> = keys
+            .iter()
+            .map(|k| (expect_file(&layout, k).order_key, *k))
+            .collect();
+        ordered.sort();
+        let names: Vec<&str> = ordered
+            .iter()
+            .map(|(_, k)| k.rsplit('/').next().unwrap_or(k))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "LOAD000000001.csv",
+                "LOAD00000009.csv",
+                "LOAD0000000A.csv",
+                "LOAD00000010.csv",
+                "20221231-235959999.csv",
+                "20230101-000000000.csv",
+            ]
+        );
+    }
+
+    #[test]
+    fn cdc_order_follows_the_file_timestamp_whatever_the_date_folder() {
+        // Date folders follow the DMS time zone setting; the file name is what orders.
+        let layout = layout_with(DateSequence::DayMonthYear, DateDelimiter::Slash);
+        let later = expect_file(&layout, "s/t/17/08/2023/20230818-000000001.csv");
+        let earlier = expect_file(&layout, "s/t/18/08/2023/20230818-000000000.csv");
+        assert!(earlier.order_key < later.order_key);
+    }
+
+    #[test]
+    fn same_timestamp_in_two_places_gets_distinct_deterministic_order() {
+        let layout = layout_with(DateSequence::YearMonthDay, DateDelimiter::None);
+        let a = expect_file(&layout, "s/t/20230817/20230818-000000000.csv");
+        let b = expect_file(&layout, "s/t/20230818/20230818-000000000.csv");
+        assert_ne!(a.order_key, b.order_key);
+        assert!(a.order_key < b.order_key);
+    }
+
+    #[test]
+    fn invalid_bucket_folder_settings_are_refused() {
+        assert_eq!(
+            StagingLayout::new("", "", None),
+            Err(LayoutConfigError::EmptyBucket)
+        );
+        assert!(matches!(
+            StagingLayout::new("b", "dms//x", None),
+            Err(LayoutConfigError::InvalidBucketFolder(_))
+        ));
+        assert!(matches!(
+            StagingLayout::new("b", "dms/../x", None),
+            Err(LayoutConfigError::InvalidBucketFolder(_))
+        ));
+        assert_eq!(
+            StagingLayout::new("b", "/dms/prod/", None).map(|l| l.bucket_folder),
+            Ok(vec!["dms".to_owned(), "prod".to_owned()])
+        );
+    }
+}

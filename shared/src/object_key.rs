@@ -1,0 +1,242 @@
+//! S3 object keys as they arrive in event notifications: URL-decoded and checked for path tricks.
+//!
+//! S3 event notifications (and EventBridge events) carry keys form-encoded: a space is `+` and other
+//! special characters are `%XX`. Moto's S3→SQS notifications additionally encode `/` as `%2F`.
+//! Decoding is therefore always applied, and is strict: a `%` that does not start a valid escape, or
+//! bytes that are not UTF-8 once decoded, reject the key instead of guessing.
+
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+use thiserror::Error;
+
+/// The longest key S3 accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Why a key from an event was refused. Every variant is permanent: the same key fails the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyRejection {
+    /// The event carried an empty key.
+    #[error("the key is empty")]
+    Empty,
+    /// A `%` not followed by two hexadecimal digits.
+    #[error("invalid URL escape at byte {position}: `%` must be followed by two hex digits")]
+    InvalidEscape {
+        /// Byte offset of the `%` in the encoded key.
+        position: usize,
+    },
+    /// The decoded bytes are not valid UTF-8.
+    #[error("the decoded key is not valid UTF-8")]
+    NotUtf8,
+    /// Longer than S3 allows.
+    #[error("the key is {length} bytes long; S3 keys are at most {MAX_KEY_BYTES} bytes")]
+    TooLong {
+        /// Decoded length in bytes.
+        length: usize,
+    },
+    /// A control character (U+0000–U+001F, U+007F) anywhere in the key.
+    #[error("the key contains the control character U+{code:04X} at byte {position}")]
+    ControlCharacter {
+        /// The offending code point.
+        code: u32,
+        /// Byte offset in the decoded key.
+        position: usize,
+    },
+    /// The key starts with `/`.
+    #[error("the key starts with `/`")]
+    LeadingSlash,
+    /// Two consecutive slashes.
+    #[error("the key has an empty path segment (`//`)")]
+    EmptySegment,
+    /// A `.` or `..` segment, which could resolve outside the expected folder.
+    #[error("the key has a relative path segment `{segment}`")]
+    RelativeSegment {
+        /// The segment, `.` or `..`.
+        segment: String,
+    },
+}
+
+/// A decoded, validated S3 object key.
+///
+/// Invariants: non-empty, at most [`MAX_KEY_BYTES`] bytes, no control characters, no leading `/`,
+/// no `//`, no `.`/`..` segments. A trailing `/` is allowed: that is how folder markers look.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    /// Decodes a key as found in an S3 event notification (`+` is a space, `%XX` escapes) and
+    /// validates it.
+    pub fn from_event_encoding(encoded: &str) -> Result<Self, KeyRejection> {
+        if let Some(position) = invalid_escape_position(encoded) {
+            return Err(KeyRejection::InvalidEscape { position });
+        }
+        let spaced = encoded.replace('+', " ");
+        let decoded = percent_decode_str(&spaced)
+            .decode_utf8()
+            .map_err(|_| KeyRejection::NotUtf8)?;
+        Self::new(decoded.into_owned())
+    }
+
+    /// Validates a key that is already decoded (for example one listed through the S3 API).
+    pub fn new(key: String) -> Result<Self, KeyRejection> {
+        if key.is_empty() {
+            return Err(KeyRejection::Empty);
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(KeyRejection::TooLong { length: key.len() });
+        }
+        if let Some((position, c)) = key.char_indices().find(|(_, c)| c.is_ascii_control()) {
+            return Err(KeyRejection::ControlCharacter {
+                code: u32::from(c),
+                position,
+            });
+        }
+        if key.starts_with('/') {
+            return Err(KeyRejection::LeadingSlash);
+        }
+        let body = key.strip_suffix('/').unwrap_or(&key);
+        for segment in body.split('/') {
+            match segment {
+                "" => return Err(KeyRejection::EmptySegment),
+                "." | ".." => {
+                    return Err(KeyRejection::RelativeSegment {
+                        segment: segment.to_owned(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(Self(key))
+    }
+
+    /// The decoded key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True for a zero-content "folder" placeholder such as `dms/sales/`.
+    pub fn is_folder_marker(&self) -> bool {
+        self.0.ends_with('/')
+    }
+
+    /// The key's `/`-separated segments.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Position of the first `%` that does not introduce two hex digits.
+fn invalid_escape_position(encoded: &str) -> Option<usize> {
+    let bytes = encoded.as_bytes();
+    bytes.iter().enumerate().find_map(|(i, &b)| {
+        let valid = b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+        (!valid).then_some(i)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(encoded: &str) -> Result<String, KeyRejection> {
+        ObjectKey::from_event_encoding(encoded).map(|k| k.as_str().to_owned())
+    }
+
+    #[test]
+    fn plus_is_a_space_and_escapes_are_decoded() {
+        assert_eq!(
+            decode("dms/my+schema/t%C3%A9st/LOAD00000001.csv"),
+            Ok("dms/my schema/tést/LOAD00000001.csv".to_owned())
+        );
+    }
+
+    #[test]
+    fn form_encoded_slashes_from_moto_are_decoded() {
+        assert_eq!(
+            decode("dms%2Fsales%2Forders%2FLOAD00000001.csv"),
+            Ok("dms/sales/orders/LOAD00000001.csv".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_encoded_plus_stays_a_plus() {
+        assert_eq!(decode("a/b%2Bc.csv"), Ok("a/b+c.csv".to_owned()));
+    }
+
+    #[test]
+    fn bad_keys_are_rejected_with_a_reason() {
+        let cases = [
+            ("", KeyRejection::Empty),
+            ("a/%zz.csv", KeyRejection::InvalidEscape { position: 2 }),
+            ("a/b%2", KeyRejection::InvalidEscape { position: 3 }),
+            ("a/%FF.csv", KeyRejection::NotUtf8),
+            (
+                "a/b%0Ac.csv",
+                KeyRejection::ControlCharacter {
+                    code: 0x0A,
+                    position: 3,
+                },
+            ),
+            (
+                "a/b%7F",
+                KeyRejection::ControlCharacter {
+                    code: 0x7F,
+                    position: 3,
+                },
+            ),
+            ("/a/b.csv", KeyRejection::LeadingSlash),
+            ("a//b.csv", KeyRejection::EmptySegment),
+            (
+                "dms/../secret/LOAD00000001.csv",
+                KeyRejection::RelativeSegment {
+                    segment: "..".into(),
+                },
+            ),
+            (
+                "dms/%2E%2E/x.csv",
+                KeyRejection::RelativeSegment {
+                    segment: "..".into(),
+                },
+            ),
+            (
+                "dms/./x.csv",
+                KeyRejection::RelativeSegment {
+                    segment: ".".into(),
+                },
+            ),
+        ];
+        for (encoded, expected) in cases {
+            assert_eq!(decode(encoded), Err(expected), "key {encoded:?}");
+        }
+    }
+
+    #[test]
+    fn overlong_keys_are_rejected() {
+        let key = "a".repeat(MAX_KEY_BYTES + 1);
+        assert_eq!(
+            decode(&key),
+            Err(KeyRejection::TooLong {
+                length: MAX_KEY_BYTES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn folder_markers_are_valid_keys_and_recognised() {
+        let key = ObjectKey::from_event_encoding("dms/sales/").expect("valid");
+        assert!(key.is_folder_marker());
+        assert!(
+            !ObjectKey::from_event_encoding("dms/sales/x.csv")
+                .expect("valid")
+                .is_folder_marker()
+        );
+    }
+}
