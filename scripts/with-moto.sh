@@ -21,12 +21,14 @@ log=$(mktemp "${TMPDIR:-/tmp}/moto.XXXXXX")
 "$moto" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 
-stop_moto() {
+command_pid=
+stop_all() {
+  if [[ -n "$command_pid" ]]; then kill -TERM "$command_pid" 2>/dev/null || true; fi
   kill "$moto_pid" 2>/dev/null || true
   wait "$moto_pid" 2>/dev/null || true
   rm -f "$log"
 }
-trap stop_moto EXIT
+trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -55,4 +57,11 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 echo "with-moto: local AWS at $AWS_ENDPOINT_URL (pid $moto_pid)" >&2
-"$@"
+# The command runs as a waited child so that an interrupt stops it and the emulator at once
+# (bash runs traps only between commands).
+"$@" &
+command_pid=$!
+status=0
+wait "$command_pid" || status=$?
+command_pid=
+exit "$status"

@@ -20,7 +20,9 @@ use tracing::{error, info, warn};
 use crate::dms_layout::{NotDmsData, StagingLayout};
 use crate::file_tracker::{FileTracker, LandedFile, RecordOutcome, TrackerError};
 use crate::object_key::ObjectKey;
-use crate::s3_events::{EventError, Invocation, Notice, ObjectCreated, parse_invocation};
+use crate::s3_events::{
+    EventError, Invocation, Notice, ObjectCreated, QueuedNotices, parse_invocation,
+};
 
 /// What happened to one notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,21 @@ impl Tally {
             NoticeOutcome::Rejected => self.rejected += 1,
             NoticeOutcome::Failed => self.failed += 1,
         }
+    }
+
+    /// One structured log line with every count.
+    fn log(&self, message: &str, messages: usize, retried_messages: usize) {
+        info!(
+            recorded = self.recorded,
+            duplicates = self.duplicates,
+            skipped = self.skipped,
+            rejected = self.rejected,
+            failed = self.failed,
+            unreadable_messages = self.unreadable_messages,
+            messages,
+            retried_messages,
+            "{message}"
+        );
     }
 }
 
@@ -124,57 +141,68 @@ impl<T: FileTracker> FileManager<T> {
     /// Handles one Lambda invocation payload.
     pub async fn handle(&self, payload: &Value) -> Result<FileManagerResponse, FileManagerError> {
         match parse_invocation(payload)? {
-            Invocation::Queue(messages) => {
-                let mut tally = Tally::default();
-                let mut response = SqsBatchResponse::default();
-                let readable: Vec<(String, Vec<Notice>)> = messages
-                    .into_iter()
-                    .filter_map(|message| match message.notices {
-                        Ok(notices) => Some((message.message_id, notices)),
-                        Err(problem) => {
-                            error!(message_id = %message.message_id, error = %problem,
-                                "dropping an unreadable message");
-                            tally.unreadable_messages += 1;
-                            None
-                        }
-                    })
-                    .collect();
-                let outcomes = self
-                    .process(readable.iter().flat_map(|(id, notices)| {
-                        notices.iter().map(move |notice| (id.as_str(), notice))
-                    }))
-                    .await;
-                let mut to_retry = BTreeSet::new();
-                for (message_id, outcome) in outcomes {
-                    tally.count(outcome);
-                    if outcome == NoticeOutcome::Failed {
-                        to_retry.insert(message_id);
-                    }
+            Invocation::Queue(messages) => Ok(FileManagerResponse::Batch(
+                self.handle_queue(messages).await,
+            )),
+            Invocation::Direct(notices) => self
+                .handle_direct(notices)
+                .await
+                .map(FileManagerResponse::Summary),
+        }
+    }
+
+    /// An SQS batch: drop unreadable messages, record the rest, name the messages to redeliver.
+    async fn handle_queue(&self, messages: Vec<QueuedNotices>) -> SqsBatchResponse {
+        let mut tally = Tally::default();
+        let message_count = messages.len();
+        let readable: Vec<(String, Vec<Notice>)> = messages
+            .into_iter()
+            .filter_map(|message| match message.notices {
+                Ok(notices) => Some((message.message_id, notices)),
+                Err(problem) => {
+                    error!(message_id = %message.message_id, error = %problem,
+                        "dropping an unreadable message");
+                    tally.unreadable_messages += 1;
+                    None
                 }
-                for message_id in to_retry {
-                    response.add_failure(message_id);
-                }
-                info!(
-                    ?tally,
-                    messages = readable.len() + tally.unreadable_messages,
-                    retried = response.batch_item_failures.len(),
-                    "batch handled"
-                );
-                Ok(FileManagerResponse::Batch(response))
+            })
+            .collect();
+        let outcomes = self
+            .process(
+                readable.iter().flat_map(|(id, notices)| {
+                    notices.iter().map(move |notice| (id.as_str(), notice))
+                }),
+            )
+            .await;
+        let mut to_retry = BTreeSet::new();
+        for (message_id, outcome) in outcomes {
+            tally.count(outcome);
+            if outcome == NoticeOutcome::Failed {
+                to_retry.insert(message_id);
             }
-            Invocation::Direct(notices) => {
-                let mut tally = Tally::default();
-                for (_, outcome) in self.process(notices.iter().map(|n| ("direct", n))).await {
-                    tally.count(outcome);
-                }
-                info!(?tally, "event handled");
-                if tally.failed > 0 {
-                    return Err(FileManagerError::NotRecorded {
-                        failed: tally.failed,
-                    });
-                }
-                Ok(FileManagerResponse::Summary(tally))
-            }
+        }
+        let mut response = SqsBatchResponse::default();
+        for message_id in to_retry {
+            response.add_failure(message_id);
+        }
+        tally.log(
+            "batch handled",
+            message_count,
+            response.batch_item_failures.len(),
+        );
+        response
+    }
+
+    /// A direct S3 or EventBridge invocation: an error if anything could not be recorded.
+    async fn handle_direct(&self, notices: Vec<Notice>) -> Result<Tally, FileManagerError> {
+        let mut tally = Tally::default();
+        for (_, outcome) in self.process(notices.iter().map(|n| ("direct", n))).await {
+            tally.count(outcome);
+        }
+        tally.log("event handled", 1, 0);
+        match tally.failed {
+            0 => Ok(tally),
+            failed => Err(FileManagerError::NotRecorded { failed }),
         }
     }
 

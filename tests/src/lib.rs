@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, attr};
+use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, PENDING_INDEX, attr};
 use tributary_shared::aws;
 use tributary_shared::config::AwsSettings;
 
@@ -96,23 +96,33 @@ impl LocalAws {
 
     /// Every item of a tracker table (a Scan: fine for a test's small table).
     pub async fn tracker_items(&self, table: &str) -> Vec<Item> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .dynamodb()
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan the tracker table");
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
+        self.dynamodb()
+            .scan()
+            .table_name(table)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect("scan the tracker table")
+    }
+
+    /// The files of `table_id` waiting to be applied, read the way the processor reads them: a
+    /// Query of the sparse pending index, in table order.
+    pub async fn pending_items(&self, tracker: &str, table_id: &str) -> Vec<Item> {
+        self.dynamodb()
+            .query()
+            .table_name(tracker)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#p = :t")
+            .expression_attribute_names("#p", attr::PENDING_TABLE_ID)
+            .expression_attribute_values(":t", AttributeValue::S(table_id.to_owned()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect("query the pending index")
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
 use serde_json::Value;
-use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, PENDING_INDEX, attr};
+use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, attr};
 use tributary_shared::dms_layout::{DateDelimiter, DatePartitioning, DateSequence, StagingLayout};
 use tributary_shared::file_manager::{FileManager, FileManagerError, FileManagerResponse, Tally};
 use tributary_tests::{
@@ -26,6 +26,14 @@ fn manager(
 
 fn dms_layout(bucket: &str) -> StagingLayout {
     StagingLayout::new(bucket, "dms", None).expect("valid layout")
+}
+
+/// The emulator, a fresh tracker table, and a file-manager writing to it (bucket folder `dms`).
+async fn tracked_manager() -> (LocalAws, String, FileManager<DynamoDbFileTracker>) {
+    let aws = LocalAws::connect().await;
+    let table = aws.new_tracker_table().await;
+    let manager = manager(aws.dynamodb(), &table, dms_layout(BUCKET));
+    (aws, table, manager)
 }
 
 fn summary(response: Result<FileManagerResponse, FileManagerError>) -> Tally {
@@ -48,9 +56,7 @@ fn failures(response: Result<FileManagerResponse, FileManagerError>) -> Vec<Stri
 
 #[tokio::test]
 async fn duplicate_deliveries_of_one_object_leave_one_item() {
-    let aws = LocalAws::connect().await;
-    let table = aws.new_tracker_table().await;
-    let manager = manager(aws.dynamodb(), &table, dms_layout(BUCKET));
+    let (aws, table, manager) = tracked_manager().await;
     let key = "dms/sales/orders/LOAD00000001.csv";
     let etag = "d41d8cd98f00b204e9800998ecf8427e";
     let event = s3_notification(BUCKET, key, etag, 1024);
@@ -94,9 +100,7 @@ async fn duplicate_deliveries_of_one_object_leave_one_item() {
 
 #[tokio::test]
 async fn concurrent_duplicate_deliveries_leave_one_item() {
-    let aws = LocalAws::connect().await;
-    let table = aws.new_tracker_table().await;
-    let manager = manager(aws.dynamodb(), &table, dms_layout(BUCKET));
+    let (aws, table, manager) = tracked_manager().await;
     let event = s3_notification(
         BUCKET,
         "dms/hr/people/20240301-101530123.parquet",
@@ -116,9 +120,7 @@ async fn concurrent_duplicate_deliveries_leave_one_item() {
 
 #[tokio::test]
 async fn a_rewritten_object_is_a_new_file_not_a_duplicate() {
-    let aws = LocalAws::connect().await;
-    let table = aws.new_tracker_table().await;
-    let manager = manager(aws.dynamodb(), &table, dms_layout(BUCKET));
+    let (aws, table, manager) = tracked_manager().await;
     let key = "dms/sales/orders/LOAD00000001.csv";
     for etag in ["first-etag", "second-etag", "first-etag"] {
         summary(
@@ -336,32 +338,9 @@ async fn thousand_events_for_twenty_tables_land_classified_in_table_order() {
         "every put was announced ({handled} messages)"
     );
 
-    let dynamodb = aws.dynamodb();
     for (table_id, files) in &expected {
         // The processor's access path: the pending index, in table order, no Scan.
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = dynamodb
-                .query()
-                .table_name(&tracker)
-                .index_name(PENDING_INDEX)
-                .key_condition_expression("#p = :t")
-                .expression_attribute_names("#p", attr::PENDING_TABLE_ID)
-                .expression_attribute_values(
-                    ":t",
-                    aws_sdk_dynamodb::types::AttributeValue::S(table_id.clone()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("query pending index");
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = aws.pending_items(&tracker, table_id).await;
         assert_eq!(items.len(), files.len(), "{table_id}");
         for file in files {
             let found = items_for_key(&items, &file.key);

@@ -1,18 +1,7 @@
-//! batch-manager Lambda. Its behaviour is not built yet: every invocation fails with a `NotImplemented`
-//! error so a deployed state machine can never mistake it for a successful run.
+//! batch-manager Lambda — not built yet. It fails at start-up with this message, so a deployment can
+//! never mistake it for a working function.
 
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use serde_json::Value;
-use tributary_shared::telemetry;
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    telemetry::init_json_logs(tracing::Level::INFO);
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
-        Err::<Value, _>(Diagnostic {
-            error_type: "NotImplemented".to_owned(),
-            error_message: "the batch-manager is not implemented yet".to_owned(),
-        })
-    }))
-    .await
+fn main() -> std::process::ExitCode {
+    eprintln!("the batch-manager is not implemented yet");
+    std::process::ExitCode::FAILURE
 }
