@@ -93,7 +93,7 @@ impl FileManagerConfig {
 
     /// Reads the configuration through `lookup` (variable name → value).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let get = |name: &str| non_blank(&lookup, name);
         let file_tracker_table = get(vars::FILE_TRACKER_TABLE).ok_or(ConfigError::Missing {
             variable: vars::FILE_TRACKER_TABLE,
             hint: "the name of the DynamoDB file-tracker table",
@@ -142,7 +142,7 @@ pub fn staging_layout_from_lookup(
     bucket: String,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<StagingLayout, ConfigError> {
-    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let get = |name: &str| non_blank(&lookup, name);
     let date_partitioning = match get(vars::DMS_DATE_PARTITION_SEQUENCE) {
         None => None,
         Some(sequence) => Some(DatePartitioning {
@@ -168,6 +168,11 @@ pub fn staging_layout_from_lookup(
         &get(vars::DMS_BUCKET_FOLDER).unwrap_or_default(),
         date_partitioning,
     )?)
+}
+
+/// The value of `name`; blank values count as unset.
+fn non_blank(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|v| !v.trim().is_empty())
 }
 
 /// Matches `value` (case-insensitively) against the names of `choices`.

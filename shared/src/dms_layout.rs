@@ -10,7 +10,6 @@
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::object_key::ObjectKey;
@@ -163,10 +162,7 @@ impl DatePartitioning {
             return false;
         }
         let joined = folders.join("/");
-        let separator = match self.delimiter {
-            DateDelimiter::Slash => "/",
-            other => other.separator(),
-        };
+        let separator = self.delimiter.separator();
         let mut rest = joined.as_str();
         let (mut year, mut month, mut day, mut hour) = (2000, 1, 1, 0);
         for (i, part) in self.sequence.parts().iter().enumerate() {
@@ -303,27 +299,27 @@ impl StagingLayout {
             table: (*table).to_owned(),
         };
         let relative_path = relative[2..].join("/");
-        let order_key = match name.kind {
+        let (kind, order_key) = match name.kind {
             FileNameKind::Load { segment, counter } => {
                 self.check_load_folders(inner)?;
-                OrderKey(format!("0|{segment:010}|{counter:016X}|{relative_path}"))
+                (
+                    FileKind::FullLoad,
+                    format!("0|{segment:010}|{counter:016X}|{relative_path}"),
+                )
             }
             FileNameKind::Cdc { timestamp } => {
                 self.check_cdc_folders(inner)?;
-                OrderKey(format!(
-                    "1|{}|{relative_path}",
-                    timestamp.format("%Y%m%d-%H%M%S%3f")
-                ))
+                (
+                    FileKind::Cdc,
+                    format!("1|{}|{relative_path}", timestamp.format("%Y%m%d-%H%M%S%3f")),
+                )
             }
         };
         Ok(DmsFile {
             table,
-            kind: match name.kind {
-                FileNameKind::Load { .. } => FileKind::FullLoad,
-                FileNameKind::Cdc { .. } => FileKind::Cdc,
-            },
+            kind,
             format: name.format,
-            order_key,
+            order_key: OrderKey(order_key),
         })
     }
 
@@ -392,7 +388,7 @@ fn strip_folder<'a, 'k>(segments: &'a [&'k str], folder: &[String]) -> Option<&'
 }
 
 /// The source table a DMS file belongs to (the `schema/table` folders).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceTable {
     /// Source schema (database for MySQL), as DMS wrote it.
     pub schema: String,
@@ -408,8 +404,7 @@ impl SourceTable {
 }
 
 /// Whether a file is part of the initial full load or a change-data-capture file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     /// `LOAD…` / `SEGMENTn_LOAD…`: a snapshot of existing rows, usually without an Op column.
     FullLoad,
@@ -428,8 +423,7 @@ impl FileKind {
 }
 
 /// The encoding of a DMS file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
     /// `.csv`.
     Csv,
@@ -453,7 +447,7 @@ impl FileFormat {
 /// A file's place in its table's order: full-load files first (by segment and counter), then CDC
 /// files by their commit-timestamp name; the path under the table folder breaks ties. Compares
 /// correctly as a plain string, so it is the sort key of the file tracker.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OrderKey(String);
 
 impl OrderKey {

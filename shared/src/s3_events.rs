@@ -183,7 +183,7 @@ struct S3Record {
 #[derive(Deserialize)]
 struct S3Entity {
     bucket: BucketRef,
-    object: S3ObjectRef,
+    object: ObjectRef,
 }
 
 #[derive(Deserialize)]
@@ -191,18 +191,33 @@ struct BucketRef {
     name: String,
 }
 
+/// The object of an S3 record (`eTag`, `versionId`) or of an EventBridge detail (`etag`,
+/// `version-id`; moto writes `eTag`).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct S3ObjectRef {
+struct ObjectRef {
     key: String,
     #[serde(default)]
     size: Option<u64>,
     #[serde(default, rename = "eTag", alias = "etag")]
     etag: Option<String>,
-    #[serde(default)]
+    #[serde(default, rename = "versionId", alias = "version-id")]
     version_id: Option<String>,
     #[serde(default)]
     sequencer: Option<String>,
+}
+
+impl ObjectRef {
+    fn into_notice(self, bucket: String, event_time: Option<DateTime<Utc>>) -> Notice {
+        Notice::ObjectCreated(ObjectCreated {
+            bucket,
+            encoded_key: self.key,
+            size: self.size,
+            etag: clean(self.etag),
+            version_id: clean(self.version_id),
+            sequencer: clean(self.sequencer),
+            event_time,
+        })
+    }
 }
 
 fn parse_s3_notification(document: &Value) -> Result<Vec<Notice>, EventError> {
@@ -217,16 +232,11 @@ fn parse_s3_notification(document: &Value) -> Result<Vec<Notice>, EventError> {
                     name: record.event_name,
                 };
             }
-            let object = record.s3.object;
-            Notice::ObjectCreated(ObjectCreated {
-                bucket: record.s3.bucket.name,
-                encoded_key: object.key,
-                size: object.size,
-                etag: clean(object.etag),
-                version_id: clean(object.version_id),
-                sequencer: clean(object.sequencer),
-                event_time: record.event_time.as_deref().and_then(parse_time_text),
-            })
+            let event_time = record.event_time.as_deref().and_then(parse_time_text);
+            record
+                .s3
+                .object
+                .into_notice(record.s3.bucket.name, event_time)
         })
         .collect())
 }
@@ -248,20 +258,7 @@ enum EventTime {
 #[derive(Deserialize)]
 struct EventBridgeDetail {
     bucket: BucketRef,
-    object: EventBridgeObjectRef,
-}
-
-#[derive(Deserialize)]
-struct EventBridgeObjectRef {
-    key: String,
-    #[serde(default)]
-    size: Option<u64>,
-    #[serde(default, alias = "eTag")]
-    etag: Option<String>,
-    #[serde(default, rename = "version-id")]
-    version_id: Option<String>,
-    #[serde(default)]
-    sequencer: Option<String>,
+    object: ObjectRef,
 }
 
 fn parse_eventbridge(document: &Value) -> Result<Notice, EventError> {
@@ -282,21 +279,16 @@ fn parse_eventbridge(document: &Value) -> Result<Notice, EventError> {
     }
     let event = EventBridgeS3Event::deserialize(document)
         .map_err(|e| EventError::MalformedEventBridge(e.to_string()))?;
-    let object = event.detail.object;
-    Ok(Notice::ObjectCreated(ObjectCreated {
-        bucket: event.detail.bucket.name,
-        encoded_key: object.key,
-        size: object.size,
-        etag: clean(object.etag),
-        version_id: clean(object.version_id),
-        sequencer: clean(object.sequencer),
-        event_time: event.time.and_then(|t| match t {
-            EventTime::Text(text) => parse_time_text(&text),
-            EventTime::EpochSeconds(seconds) => {
-                DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64)
-            }
-        }),
-    }))
+    let event_time = event.time.and_then(|t| match t {
+        EventTime::Text(text) => parse_time_text(&text),
+        EventTime::EpochSeconds(seconds) => {
+            DateTime::from_timestamp_millis((seconds * 1000.0).round() as i64)
+        }
+    });
+    Ok(event
+        .detail
+        .object
+        .into_notice(event.detail.bucket.name, event_time))
 }
 
 /// Drops quotes around ETags and treats empty or `"null"` values as absent.
