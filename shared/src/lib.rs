@@ -10,6 +10,7 @@ pub mod config;
 pub mod dms_layout;
 pub mod file_manager;
 pub mod file_tracker;
+pub mod lake;
 pub mod object_key;
 pub mod s3_events;
 pub mod telemetry;
