@@ -522,7 +522,11 @@ fn validate_columns(columns: &[ColumnSpec]) -> Result<Vec<Field>, TableConfigErr
             if column.name.trim().is_empty() {
                 return Err(invalid(field, "the column has no name", "name every column"));
             }
-            if meta_columns::ALL.contains(&column.name.as_str()) {
+            // Athena ignores case, so `CDC_ORDER` would collide with `cdc_order` too.
+            if meta_columns::ALL
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&column.name))
+            {
                 return Err(invalid(
                     field,
                     format!("`{}` is reserved for Tributary's own columns", column.name),
@@ -586,6 +590,29 @@ pub fn parse_hive_type(text: &str) -> Option<DataType> {
     let scale: i8 = scale.trim().parse().ok()?;
     let valid = (1..=38).contains(&precision) && scale >= 0 && scale as u8 <= precision;
     valid.then_some(DataType::Decimal128(precision, scale))
+}
+
+/// The Hive type name of an arrow type Tributary stores, or `None` when the type has no Hive
+/// equivalent Tributary supports. Inverse of [`parse_hive_type`].
+pub fn hive_type_name(data_type: &DataType) -> Option<String> {
+    let name = match data_type {
+        DataType::Boolean => "boolean",
+        DataType::Int8 => "tinyint",
+        DataType::Int16 => "smallint",
+        DataType::Int32 => "int",
+        DataType::Int64 => "bigint",
+        DataType::Float32 => "float",
+        DataType::Float64 => "double",
+        DataType::Utf8 => "string",
+        DataType::Binary => "binary",
+        DataType::Date32 => "date",
+        DataType::Timestamp(TimeUnit::Microsecond, None) => "timestamp",
+        DataType::Decimal128(precision, scale) => {
+            return Some(format!("decimal({precision},{scale})"));
+        }
+        _ => return None,
+    };
+    Some(name.to_owned())
 }
 
 fn require_known_column(
@@ -772,7 +799,7 @@ fn validate_partition_names(
         let produced = partition_key_names(std::slice::from_ref(field), style);
         if let Some(clash) = produced
             .iter()
-            .find(|n| columns.iter().any(|c| c.name() == n.as_str()))
+            .find(|n| columns.iter().any(|c| c.name().eq_ignore_ascii_case(n)))
         {
             return Err(invalid(
                 "partition_by",
@@ -854,3 +881,7 @@ fn validate_output(spec: &OutputSpec) -> Result<OutputOptions, TableConfigError>
         compression: spec.compression,
     })
 }
+
+#[cfg(test)]
+#[path = "table_config_test.rs"]
+mod tests;

@@ -1,0 +1,1559 @@
+//! The merge engine: applies a table's pending DMS files to its lake state and commits a new
+//! snapshot. See docs/DESIGN.md §6–§8 for the total order, the storage modes and the commit
+//! protocol this implements.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatchOptions, StringArray, UInt32Array,
+};
+use arrow::compute::SortColumn;
+use arrow::compute::{
+    CastOptions, cast_with_options, concat_batches, filter_record_batch, lexsort_to_indices, take,
+    take_record_batch,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, Rows, SortField};
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::dms_layout::{FileFormat, FileKind};
+use crate::lake::change_order::{ChangeOrderError, OrderingColumn, order_column};
+use crate::lake::dms_reader::{ChangeFileRef, ReadError, read_change_file};
+use crate::lake::key_ranges::{KeyBound, KeyRange, may_contain, row_bounds};
+use crate::lake::lake_files::{LakeFileError, RollingWriter, StoredFile, writer_properties};
+use crate::lake::partitioning::{
+    PartitionError, PartitionValues, assign_partitions, identity_column,
+};
+use crate::lake::schema_evolution::{SchemaError, conform, evolve};
+use crate::lake::snapshot::{
+    self, AppliedFile, DATA_DIR, DataFile, PartitionState, SnapshotColumn, SnapshotError,
+    TOMBSTONE_DIR, TableSnapshot, TombstoneFile, child,
+};
+use crate::lake::sorted_merge::SortedMerge;
+use crate::lake::table_config::{
+    PartitionTransform, StorageMode, TableConfig, hive_type_name, meta_columns, parse_hive_type,
+};
+
+/// Rows per batch when streaming stored files and writing output.
+const BATCH_ROWS: usize = 8192;
+/// A touched partition with at least this many files under half the target size is compacted.
+pub const COMPACTION_SMALL_FILES: usize = 4;
+
+/// One pending DMS file of the table, in the table's file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFile {
+    /// File tracker id (`<order key>#<object version>`), recorded in the snapshot once applied.
+    pub id: String,
+    /// Object path in the staging store.
+    pub path: Path,
+    /// Full load or CDC.
+    pub kind: FileKind,
+    /// Encoding.
+    pub format: FileFormat,
+    /// The file's order key (dms_layout), the second part of the total order.
+    pub order_key: String,
+}
+
+/// Where DMS files are read from and where the lake lives.
+#[derive(Clone)]
+pub struct LakeStores {
+    /// The staging bucket (DMS output).
+    pub staging: Arc<dyn ObjectStore>,
+    /// The lake bucket.
+    pub lake: Arc<dyn ObjectStore>,
+}
+
+/// One refresh of one table.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRequest<'a> {
+    /// The table.
+    pub config: &'a TableConfig,
+    /// Pending files in file order (already applied ones are skipped).
+    pub pending: &'a [PendingFile],
+    /// Unique id of this attempt (`[A-Za-z0-9_-]`, ≤ 64): names the new partition versions, so a
+    /// retried refresh never mixes files with a crashed one.
+    pub refresh_id: &'a str,
+    /// The refresh's clock: tombstone and applied-file retention are measured against it.
+    pub now: DateTime<Utc>,
+}
+
+/// What a refresh did to the table's rows. `changes_read` = effects + `ignored` + `superseded`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RefreshCounts {
+    /// Change rows read from the applied files.
+    pub changes_read: u64,
+    /// Rows added: new keys (current), appended changes (history), new versions (scd2).
+    pub inserted: u64,
+    /// Existing rows replaced: existing keys (current), closed or re-linked versions (scd2).
+    pub updated: u64,
+    /// Existing keys removed (current).
+    pub deleted: u64,
+    /// Changes that changed nothing: not newer than the stored row or tombstone, duplicates, and
+    /// deletes of keys the table does not hold.
+    pub ignored: u64,
+    /// Changes overtaken by a later change of the same key in the same refresh (current).
+    pub superseded: u64,
+}
+
+/// How much a refresh read and wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RefreshIo {
+    /// DMS files applied.
+    pub dms_files_applied: u64,
+    /// Stored files skipped by their key ranges in the snapshot.
+    pub files_pruned_by_range: u64,
+    /// Stored files whose footer was read and whose bloom filters excluded every changed key.
+    pub files_pruned_by_bloom: u64,
+    /// Stored files (or tombstone files) whose key columns were decoded to look up keys.
+    pub files_scanned: u64,
+    /// Stored files decoded and rewritten (they held changed keys, or were compacted).
+    pub files_rewritten: u64,
+    /// Stored files copied unchanged into a new partition version.
+    pub files_copied: u64,
+    /// Parquet files written.
+    pub files_written: u64,
+    /// Bytes of Parquet written.
+    pub bytes_written: u64,
+    /// Partition versions written.
+    pub partitions_written: u64,
+}
+
+/// The committed result of a refresh, for the caller to publish (Glue) and record (tracker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// The committed snapshot version.
+    pub version: u64,
+    /// The snapshot document.
+    pub snapshot_path: Path,
+    /// Partitions with a new version (publish these locations).
+    pub partitions_written: Vec<PartitionState>,
+    /// Partitions that became empty (drop them from the catalog).
+    pub partitions_dropped: Vec<PartitionValues>,
+    /// Partition folders no longer referenced (garbage after a grace period).
+    pub replaced_locations: Vec<String>,
+    /// Whether the table's columns changed.
+    pub schema_changed: bool,
+    /// Tracker ids of the files this commit applied.
+    pub applied_files: Vec<String>,
+}
+
+/// Result of one refresh.
+#[derive(Debug, Clone)]
+pub struct RefreshOutcome {
+    /// The table state after the refresh (the previous one when nothing was committed).
+    pub snapshot: TableSnapshot,
+    /// The commit, or `None` when every pending file was already applied.
+    pub commit: Option<Commit>,
+    /// What happened to the rows.
+    pub counts: RefreshCounts,
+    /// I/O figures.
+    pub io: RefreshIo,
+    /// Pending files that the snapshot already contained (a rerun after a crash).
+    pub already_applied: Vec<String>,
+}
+
+/// A refresh failed; nothing was committed and the previous snapshot is intact.
+#[derive(Debug, Error)]
+pub enum MergeError {
+    /// A DMS file is malformed (not retryable; names file, row, column).
+    #[error(transparent)]
+    BadFile(#[from] ReadError),
+    /// A file's ordering column is unusable.
+    #[error("{file}: {source}")]
+    BadOrdering {
+        /// The DMS file.
+        file: String,
+        /// The problem.
+        #[source]
+        source: ChangeOrderError,
+    },
+    /// A file's schema cannot be merged into the table's (the table stops; nothing is lost).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// A column has a type the lake cannot store.
+    #[error(
+        "{file}: column `{column}` has type {data_type}, which has no Hive type; fix: cast it with a DMS transformation rule"
+    )]
+    UnsupportedType {
+        /// The DMS file.
+        file: String,
+        /// The column.
+        column: String,
+        /// Its arrow type.
+        data_type: String,
+    },
+    /// A configured column (key, ordering, partition) is missing from the data.
+    #[error(
+        "column `{column}` ({role}) is in the table configuration but not in the data (first file: {file}); fix: correct the configuration or the DMS task"
+    )]
+    MissingColumn {
+        /// The column.
+        column: String,
+        /// Why it is needed.
+        role: &'static str,
+        /// The first DMS file of the refresh.
+        file: String,
+    },
+    /// A partition value cannot be computed.
+    #[error(transparent)]
+    Partition(#[from] PartitionError),
+    /// Reading or writing lake Parquet failed.
+    #[error(transparent)]
+    LakeFile(#[from] LakeFileError),
+    /// Reading or committing the snapshot failed (including a lost commit race).
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// The refresh id cannot name files.
+    #[error("refresh id {0:?} must be 1-64 characters from [A-Za-z0-9_-]")]
+    BadRefreshId(String),
+    /// An arrow kernel failed (a bug or an impossible batch).
+    #[error("arrow error while {context}: {source}")]
+    Arrow {
+        /// What the engine was doing.
+        context: &'static str,
+        /// The error.
+        #[source]
+        source: ArrowError,
+    },
+}
+
+impl From<ArrowError> for MergeError {
+    fn from(source: ArrowError) -> Self {
+        MergeError::Arrow {
+            context: "merging",
+            source,
+        }
+    }
+}
+
+impl MergeError {
+    /// Whether retrying the same refresh can succeed (storage trouble), as opposed to an input or
+    /// configuration problem that needs a fix.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            MergeError::LakeFile(LakeFileError::Storage { .. })
+                | MergeError::Snapshot(
+                    SnapshotError::Storage { .. } | SnapshotError::Conflict { .. }
+                )
+                | MergeError::BadFile(ReadError::Storage { .. })
+        )
+    }
+}
+
+fn arrow(context: &'static str) -> impl Fn(ArrowError) -> MergeError {
+    move |source| MergeError::Arrow { context, source }
+}
+
+/// Applies `request.pending` to the table and commits a new snapshot.
+pub async fn refresh(
+    stores: &LakeStores,
+    request: RefreshRequest<'_>,
+) -> Result<RefreshOutcome, MergeError> {
+    let config = request.config;
+    let valid_id = !request.refresh_id.is_empty()
+        && request.refresh_id.len() <= 64
+        && request
+            .refresh_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid_id {
+        return Err(MergeError::BadRefreshId(request.refresh_id.to_owned()));
+    }
+    let previous =
+        snapshot::load_latest(&*stores.lake, &config.location, &config.table_id()).await?;
+    let mut seen = HashSet::new();
+    let mut todo = Vec::new();
+    let mut already_applied = Vec::new();
+    for file in request.pending {
+        if previous.has_applied(&file.id) {
+            already_applied.push(file.id.clone());
+        } else if seen.insert(file.id.as_str()) {
+            todo.push(file);
+        }
+    }
+    let mut io = RefreshIo::default();
+    if todo.is_empty() {
+        return Ok(RefreshOutcome {
+            snapshot: previous,
+            commit: None,
+            counts: RefreshCounts::default(),
+            io,
+            already_applied,
+        });
+    }
+    let mut inputs = Vec::with_capacity(todo.len());
+    for file in &todo {
+        let reference = ChangeFileRef {
+            path: &file.path,
+            kind: file.kind,
+            format: file.format,
+        };
+        let changes = read_change_file(&*stores.staging, &reference, &config.input).await?;
+        inputs.push((*file, changes));
+    }
+    io.dms_files_applied = inputs.len() as u64;
+    let layout = Layout::new(config, &previous, &inputs)?;
+    let changes = layout.change_batch(config, &inputs)?;
+    let mut work = Refresh {
+        stores,
+        config,
+        layout: &layout,
+        snapshot: &previous,
+        io,
+        now: request.now,
+    };
+    let plan = match config.mode {
+        StorageMode::Current => work.plan_current(&changes).await?,
+        StorageMode::History => work.plan_history(&changes)?,
+        StorageMode::Scd2 => work.plan_scd2(&changes).await?,
+    };
+    let applied: Vec<String> = todo.iter().map(|f| f.id.clone()).collect();
+    let (snapshot, commit) = work.apply(plan, request.refresh_id, applied).await?;
+    Ok(RefreshOutcome {
+        snapshot,
+        commit: Some(commit.0),
+        counts: commit.1,
+        io: work.io,
+        already_applied,
+    })
+}
+
+/// Schemas and column positions of one refresh.
+struct Layout {
+    /// Source columns (evolved).
+    source: SchemaRef,
+    /// Lake rows: source columns plus the mode's columns.
+    rows: SchemaRef,
+    /// Stored files: `rows` without identity partition columns.
+    file: SchemaRef,
+    /// Key columns: names and types.
+    key_fields: Vec<(String, DataType)>,
+    /// Hive types of the key columns.
+    key_hive_types: Vec<String>,
+    /// Decodes keys into comparable bytes.
+    key_converter: RowConverter,
+    /// Whether the table schema changed.
+    schema_changed: bool,
+    /// The snapshot's view of the schema.
+    columns: Vec<SnapshotColumn>,
+}
+
+impl Layout {
+    fn new(
+        config: &TableConfig,
+        previous: &TableSnapshot,
+        inputs: &[(&PendingFile, crate::lake::dms_reader::FileChanges)],
+    ) -> Result<Layout, MergeError> {
+        let first_file = inputs
+            .first()
+            .map(|(f, _)| f.path.to_string())
+            .unwrap_or_default();
+        let mut fields: Vec<Field> = if previous.columns.is_empty() {
+            config.input.columns.clone()
+        } else {
+            previous
+                .columns
+                .iter()
+                .map(|c| {
+                    parse_hive_type(&c.hive_type)
+                        .map(|t| Field::new(c.name.clone(), t, true))
+                        .ok_or_else(|| {
+                            MergeError::Snapshot(SnapshotError::Corrupt {
+                                path: snapshot::snapshot_path(&config.location, previous.version)
+                                    .to_string(),
+                                detail: format!(
+                                    "column {} has unknown type {}",
+                                    c.name, c.hive_type
+                                ),
+                            })
+                        })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        for (file, changes) in inputs {
+            let schema = changes.columns.schema();
+            for field in schema.fields() {
+                if hive_type_name(field.data_type()).is_none()
+                    && field.data_type() != &DataType::Null
+                {
+                    return Err(MergeError::UnsupportedType {
+                        file: file.path.to_string(),
+                        column: field.name().clone(),
+                        data_type: field.data_type().to_string(),
+                    });
+                }
+            }
+            let evolved = evolve(&Schema::new(fields.clone()), &schema, file.path.as_ref())?;
+            fields = evolved
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+        }
+        let source = Arc::new(Schema::new(fields));
+        let require = |column: &str, role: &'static str| -> Result<(), MergeError> {
+            source
+                .index_of(column)
+                .map(|_| ())
+                .map_err(|_| MergeError::MissingColumn {
+                    column: column.to_owned(),
+                    role,
+                    file: first_file.clone(),
+                })
+        };
+        for key in &config.primary_key {
+            require(key, "primary key")?;
+        }
+        for field in &config.partition_fields {
+            require(&field.column, "partition source")?;
+        }
+        if let Some(column) = &config.commit_timestamp_column
+            && config.mode == StorageMode::Scd2
+        {
+            require(column, "commit timestamp")?;
+        }
+        let mut row_fields: Vec<Field> =
+            source.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        match config.mode {
+            StorageMode::Current => row_fields.push(text(meta_columns::ORDER)),
+            StorageMode::History => {
+                row_fields.extend([text(meta_columns::OP), text(meta_columns::ORDER)])
+            }
+            StorageMode::Scd2 => {
+                let time = DataType::Timestamp(TimeUnit::Microsecond, None);
+                row_fields.extend([
+                    text(meta_columns::ORDER),
+                    Field::new(meta_columns::VALID_FROM, time.clone(), true),
+                    Field::new(meta_columns::VALID_TO, time, true),
+                    Field::new(meta_columns::IS_CURRENT, DataType::Boolean, true),
+                    Field::new(meta_columns::IS_DELETED, DataType::Boolean, true),
+                ]);
+            }
+        }
+        let identity: HashSet<&str> = config
+            .partition_fields
+            .iter()
+            .filter(|f| f.transform == PartitionTransform::Identity)
+            .map(|f| f.column.as_str())
+            .collect();
+        let file_fields: Vec<Field> = row_fields
+            .iter()
+            .filter(|f| !identity.contains(f.name().as_str()))
+            .cloned()
+            .collect();
+        let key_fields: Vec<(String, DataType)> = config
+            .primary_key
+            .iter()
+            .filter_map(|k| {
+                source
+                    .field_with_name(k)
+                    .ok()
+                    .map(|f| (k.clone(), f.data_type().clone()))
+            })
+            .collect();
+        let key_hive_types = key_fields
+            .iter()
+            .map(|(_, t)| hive_type_name(t).unwrap_or_default())
+            .collect();
+        let key_converter = RowConverter::new(
+            key_fields
+                .iter()
+                .map(|(_, t)| SortField::new(t.clone()))
+                .collect(),
+        )
+        .map_err(arrow("preparing key encoding"))?;
+        let columns: Vec<SnapshotColumn> = source
+            .fields()
+            .iter()
+            .map(|f| SnapshotColumn {
+                name: f.name().clone(),
+                hive_type: hive_type_name(f.data_type()).unwrap_or_else(|| "string".to_owned()),
+            })
+            .collect();
+        Ok(Layout {
+            schema_changed: columns != previous.columns,
+            source,
+            rows: Arc::new(Schema::new(row_fields)),
+            file: Arc::new(Schema::new(file_fields)),
+            key_fields,
+            key_hive_types,
+            key_converter,
+            columns,
+        })
+    }
+
+    /// All changes of the refresh: source columns, `cdc_op`, `cdc_order`.
+    fn change_batch(
+        &self,
+        config: &TableConfig,
+        inputs: &[(&PendingFile, crate::lake::dms_reader::FileChanges)],
+    ) -> Result<RecordBatch, MergeError> {
+        let mut fields: Vec<Field> = self
+            .source
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(meta_columns::OP, DataType::Utf8, true));
+        fields.push(Field::new(meta_columns::ORDER, DataType::Utf8, true));
+        let schema = Arc::new(Schema::new(fields));
+        let ordering = match (&config.sequence_column, &config.commit_timestamp_column) {
+            (Some(column), _) => OrderingColumn::Sequence(column),
+            (None, Some(column)) => OrderingColumn::CommitTimestamp(column),
+            (None, None) => OrderingColumn::None,
+        };
+        let mut batches = Vec::with_capacity(inputs.len());
+        for (file, changes) in inputs {
+            // A full load is a snapshot taken before the CDC stream it precedes: its rows order
+            // before every CDC change, whatever their timestamps (DMS stamps load rows with the
+            // transfer time, later than changes cached during the load).
+            let ordering = if file.kind == FileKind::FullLoad {
+                OrderingColumn::None
+            } else {
+                ordering
+            };
+            let order =
+                order_column(&changes.columns, ordering, &file.order_key).map_err(|source| {
+                    MergeError::BadOrdering {
+                        file: file.path.to_string(),
+                        source,
+                    }
+                })?;
+            let conformed = conform(&changes.columns, &self.source)?;
+            let ops: StringArray = changes.ops.iter().map(|op| Some(op.as_str())).collect();
+            let mut columns = conformed.columns().to_vec();
+            columns.push(Arc::new(ops));
+            columns.push(Arc::new(order));
+            batches.push(
+                RecordBatch::try_new(Arc::clone(&schema), columns)
+                    .map_err(arrow("assembling changes"))?,
+            );
+        }
+        concat_batches(&schema, &batches).map_err(arrow("assembling changes"))
+    }
+
+    fn encode_keys(&self, batch: &RecordBatch) -> Result<Rows, MergeError> {
+        let columns = self
+            .key_fields
+            .iter()
+            .map(|(name, data_type)| {
+                let column = batch
+                    .column_by_name(name)
+                    .ok_or_else(|| MergeError::Arrow {
+                        context: "encoding keys",
+                        source: ArrowError::SchemaError(format!("key column {name} missing")),
+                    })?;
+                if column.data_type() == data_type {
+                    Ok(Arc::clone(column))
+                } else {
+                    cast_with_options(column, data_type, &CastOptions::default())
+                        .map_err(arrow("widening a stored key"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.key_converter
+            .convert_columns(&columns)
+            .map_err(arrow("encoding keys"))
+    }
+
+    /// Sort columns of stored files: key columns present in the file, then `cdc_order`.
+    fn sort_columns(&self, schema: &SchemaRef) -> Vec<usize> {
+        self.key_fields
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .chain([meta_columns::ORDER])
+            .filter_map(|name| schema.index_of(name).ok())
+            .collect()
+    }
+
+    fn sort_names(&self) -> Vec<String> {
+        self.key_fields
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain([meta_columns::ORDER.to_owned()])
+            .collect()
+    }
+}
+
+/// Changed keys of a refresh: encoded key → slot, with each slot's key bounds.
+struct KeyIndex {
+    slots: HashMap<Box<[u8]>, usize>,
+    bounds: Vec<Vec<Option<KeyBound>>>,
+    /// Slot of every change row.
+    row_slot: Vec<usize>,
+}
+
+impl KeyIndex {
+    fn build(layout: &Layout, changes: &RecordBatch) -> Result<KeyIndex, MergeError> {
+        let keys = layout.encode_keys(changes)?;
+        let mut slots: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(changes.num_rows());
+        let mut first_rows = Vec::new();
+        let mut row_slot = Vec::with_capacity(changes.num_rows());
+        for row in 0..changes.num_rows() {
+            let next = slots.len();
+            let slot = *slots.entry(keys.row(row).as_ref().into()).or_insert(next);
+            if slot == next {
+                first_rows.push(row as u32);
+            }
+            row_slot.push(slot);
+        }
+        let indices = UInt32Array::from(first_rows);
+        let key_columns = layout
+            .key_fields
+            .iter()
+            .map(|(name, _)| {
+                let column = changes
+                    .column_by_name(name)
+                    .ok_or_else(|| MergeError::Arrow {
+                        context: "collecting keys",
+                        source: ArrowError::SchemaError(format!("key column {name} missing")),
+                    })?;
+                take(column, &indices, None).map_err(arrow("collecting keys"))
+            })
+            .collect::<Result<Vec<ArrayRef>, _>>()?;
+        Ok(KeyIndex {
+            slots,
+            bounds: row_bounds(&key_columns),
+            row_slot,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// Slots whose key may be in a file with `ranges`.
+    fn in_range(&self, ranges: Option<&[KeyRange]>, hive_types: &[String]) -> Vec<usize> {
+        (0..self.bounds.len())
+            .filter(|slot| {
+                self.bounds
+                    .get(*slot)
+                    .is_some_and(|key| may_contain(ranges, hive_types, key))
+            })
+            .collect()
+    }
+}
+
+/// The effect of a refresh, before it is written.
+#[derive(Default)]
+struct Plan {
+    /// Encoded keys whose stored rows are removed.
+    remove_keys: HashSet<Box<[u8]>>,
+    /// Stored files (partition path, file name) holding such rows.
+    rewrite: HashSet<(String, String)>,
+    /// New lake rows (row schema).
+    additions: Option<RecordBatch>,
+    /// New tombstones: key columns and `cdc_order`.
+    tombstones: Option<RecordBatch>,
+    counts: RefreshCounts,
+}
+
+struct Refresh<'a> {
+    stores: &'a LakeStores,
+    config: &'a TableConfig,
+    layout: &'a Layout,
+    snapshot: &'a TableSnapshot,
+    io: RefreshIo,
+    now: DateTime<Utc>,
+}
+
+/// A row of a stored file that holds a changed key.
+struct StoredMatch<'b> {
+    slot: usize,
+    batch: &'b RecordBatch,
+    row: usize,
+    partition: &'b str,
+    file: &'b str,
+}
+
+impl<'a> Refresh<'a> {
+    fn retention_start(&self) -> DateTime<Utc> {
+        let retention = chrono::Duration::from_std(self.config.tombstone_retention)
+            .unwrap_or(chrono::Duration::days(7));
+        self.now - retention
+    }
+
+    /// Reads the stored rows of changed keys: every data file whose ranges and bloom filters may
+    /// hold one, only the row groups that may, only `columns`.
+    async fn scan_data_files(
+        &mut self,
+        keys: &KeyIndex,
+        columns: &SchemaRef,
+        mut on_match: impl FnMut(StoredMatch<'_>),
+    ) -> Result<(), MergeError> {
+        let snapshot = self.snapshot;
+        for partition in &snapshot.partitions {
+            let path = partition.values.path();
+            for file in &partition.files {
+                let location = child(
+                    &child(&self.config.location, &partition.location),
+                    &file.name,
+                );
+                let found = self
+                    .scan_file(
+                        keys,
+                        location,
+                        file.size,
+                        file.key_ranges.as_deref(),
+                        columns,
+                        Some(&partition.values),
+                    )
+                    .await?;
+                for batch in &found {
+                    let encoded = self.layout.encode_keys(batch)?;
+                    for row in 0..batch.num_rows() {
+                        if let Some(slot) = keys.slots.get(encoded.row(row).as_ref()) {
+                            on_match(StoredMatch {
+                                slot: *slot,
+                                batch,
+                                row,
+                                partition: &path,
+                                file: &file.name,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The batches of one stored file that may hold changed keys (conformed to `columns`).
+    async fn scan_file(
+        &mut self,
+        keys: &KeyIndex,
+        location: Path,
+        size: u64,
+        ranges: Option<&[KeyRange]>,
+        columns: &SchemaRef,
+        partition: Option<&PartitionValues>,
+    ) -> Result<Vec<RecordBatch>, MergeError> {
+        let candidates = keys.in_range(ranges, &self.layout.key_hive_types);
+        if candidates.is_empty() {
+            self.io.files_pruned_by_range += 1;
+            return Ok(Vec::new());
+        }
+        let mut stored =
+            StoredFile::open(Arc::clone(&self.stores.lake), location.clone(), size).await?;
+        let probe: Vec<&[Option<KeyBound>]> = candidates
+            .iter()
+            .filter_map(|slot| keys.bounds.get(*slot).map(Vec::as_slice))
+            .collect();
+        let row_groups = stored
+            .row_groups_with_any(&self.layout.key_fields, &probe)
+            .await?;
+        if row_groups.is_empty() {
+            self.io.files_pruned_by_bloom += 1;
+            return Ok(Vec::new());
+        }
+        self.io.files_scanned += 1;
+        let names: Vec<String> = columns.fields().iter().map(|f| f.name().clone()).collect();
+        let path = location.to_string();
+        let mut stream = stored.stream(Some(&names), Some(row_groups), BATCH_ROWS)?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|source| LakeFileError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+            batches.push(with_identity_columns(
+                self.config,
+                &conform(&batch, columns)?,
+                partition,
+            )?);
+        }
+        Ok(batches)
+    }
+
+    /// The newest tombstone order of each changed key (within the retention).
+    async fn scan_tombstones(
+        &mut self,
+        keys: &KeyIndex,
+    ) -> Result<Vec<Option<String>>, MergeError> {
+        let mut newest: Vec<Option<String>> = vec![None; keys.len()];
+        let columns = tombstone_schema(self.layout);
+        let start = self.retention_start();
+        let live: Vec<TombstoneFile> = self
+            .snapshot
+            .tombstones
+            .iter()
+            .filter(|t| t.created_at >= start)
+            .cloned()
+            .collect();
+        for tombstone in live {
+            let location = child(
+                &child(&self.config.location, TOMBSTONE_DIR),
+                &tombstone.name,
+            );
+            let batches = self
+                .scan_file(
+                    keys,
+                    location,
+                    tombstone.size,
+                    tombstone.key_ranges.as_deref(),
+                    &columns,
+                    None,
+                )
+                .await?;
+            for batch in &batches {
+                let encoded = self.layout.encode_keys(batch)?;
+                let orders = order_values(batch)?;
+                for row in 0..batch.num_rows() {
+                    if let Some(slot) = keys.slots.get(encoded.row(row).as_ref())
+                        && let Some(entry) = newest.get_mut(*slot)
+                    {
+                        let order = orders.value(row);
+                        if entry.as_deref().is_none_or(|current| order > current) {
+                            *entry = Some(order.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(newest)
+    }
+
+    /// Current mode: per key, the newest change wins if it is newer than the stored row and any
+    /// tombstone.
+    async fn plan_current(&mut self, changes: &RecordBatch) -> Result<Plan, MergeError> {
+        let keys = KeyIndex::build(self.layout, changes)?;
+        let orders = order_values(changes)?;
+        let ops = op_values(changes)?;
+        let mut winner: Vec<usize> = vec![usize::MAX; keys.len()];
+        for (row, slot) in keys.row_slot.iter().enumerate() {
+            if let Some(best) = winner.get_mut(*slot)
+                && (*best == usize::MAX || orders.value(row) > orders.value(*best))
+            {
+                *best = row;
+            }
+        }
+        let key_schema = key_order_schema(self.layout);
+        let mut stored_order: Vec<Option<String>> = vec![None; keys.len()];
+        let mut holders: Vec<Vec<(String, String)>> = vec![Vec::new(); keys.len()];
+        self.scan_data_files(&keys, &key_schema, |found| {
+            if let (Some(order), Some(holder)) = (
+                stored_order.get_mut(found.slot),
+                holders.get_mut(found.slot),
+            ) {
+                let value = found
+                    .batch
+                    .column_by_name(meta_columns::ORDER)
+                    .map(|c| c.as_string::<i32>().value(found.row));
+                if let Some(value) = value
+                    && order.as_deref().is_none_or(|current| value > current)
+                {
+                    *order = Some(value.to_owned());
+                }
+                holder.push((found.partition.to_owned(), found.file.to_owned()));
+            }
+        })
+        .await?;
+        let tombstones = self.scan_tombstones(&keys).await?;
+
+        let mut plan = Plan::default();
+        let mut upserts = Vec::new();
+        let mut deletes = Vec::new();
+        let mut applied = vec![false; keys.len()];
+        let mut base: Vec<Option<&str>> = Vec::with_capacity(keys.len());
+        for slot in 0..keys.len() {
+            let stored = stored_order.get(slot).and_then(Option::as_deref);
+            let tomb = tombstones.get(slot).and_then(Option::as_deref);
+            base.push(stored.max(tomb));
+        }
+        let encoded = self.layout.encode_keys(changes)?;
+        for (slot, &row) in winner.iter().enumerate() {
+            let newer = base
+                .get(slot)
+                .copied()
+                .flatten()
+                .is_none_or(|b| orders.value(row) > b);
+            if !newer {
+                continue;
+            }
+            let exists = stored_order.get(slot).is_some_and(Option::is_some);
+            let is_delete = ops.value(row) == "D";
+            match (is_delete, exists) {
+                (true, true) => plan.counts.deleted += 1,
+                (true, false) => plan.counts.ignored += 1,
+                (false, true) => plan.counts.updated += 1,
+                (false, false) => plan.counts.inserted += 1,
+            }
+            if let Some(flag) = applied.get_mut(slot) {
+                *flag = true;
+            }
+            if is_delete {
+                deletes.push(row as u32);
+            } else {
+                upserts.push(row as u32);
+            }
+            if exists {
+                plan.remove_keys.insert(encoded.row(row).as_ref().into());
+                plan.rewrite
+                    .extend(holders.get(slot).into_iter().flatten().cloned());
+            }
+        }
+        for (row, slot) in keys.row_slot.iter().enumerate() {
+            if applied.get(*slot).copied().unwrap_or(false) && winner.get(*slot) == Some(&row) {
+                continue;
+            }
+            let stale = base
+                .get(*slot)
+                .copied()
+                .flatten()
+                .is_some_and(|b| orders.value(row) <= b);
+            let duplicate = winner
+                .get(*slot)
+                .is_some_and(|w| *w != row && orders.value(*w) == orders.value(row));
+            if stale || duplicate || !applied.get(*slot).copied().unwrap_or(false) {
+                plan.counts.ignored += 1;
+            } else {
+                plan.counts.superseded += 1;
+            }
+        }
+        plan.counts.changes_read = changes.num_rows() as u64;
+        let rows = project(changes, &self.layout.rows)?;
+        plan.additions = Some(take_rows(&rows, upserts)?);
+        plan.tombstones = Some(take_rows(
+            &project(changes, &tombstone_schema(self.layout))?,
+            deletes,
+        )?);
+        Ok(plan)
+    }
+
+    /// History mode: every change is appended.
+    fn plan_history(&mut self, changes: &RecordBatch) -> Result<Plan, MergeError> {
+        let rows = changes.num_rows() as u64;
+        Ok(Plan {
+            additions: Some(project(changes, &self.layout.rows)?),
+            counts: RefreshCounts {
+                changes_read: rows,
+                inserted: rows,
+                ..RefreshCounts::default()
+            },
+            ..Plan::default()
+        })
+    }
+
+    /// SCD2 mode: every change is a version; the versions of each changed key are re-linked
+    /// (`valid_to` = the next version's `valid_from`) in the total order.
+    async fn plan_scd2(&mut self, changes: &RecordBatch) -> Result<Plan, MergeError> {
+        let keys = KeyIndex::build(self.layout, changes)?;
+        let rows_schema = Arc::clone(&self.layout.rows);
+        let mut stored_parts: Vec<RecordBatch> = Vec::new();
+        let mut stored_slots: Vec<usize> = Vec::new();
+        let mut holders: Vec<Vec<(String, String)>> = vec![Vec::new(); keys.len()];
+        let mut found_rows: Vec<(usize, RecordBatch, u32)> = Vec::new();
+        self.scan_data_files(&keys, &rows_schema, |found| {
+            found_rows.push((found.slot, found.batch.clone(), found.row as u32));
+            if let Some(holder) = holders.get_mut(found.slot) {
+                holder.push((found.partition.to_owned(), found.file.to_owned()));
+            }
+        })
+        .await?;
+        for (slot, batch, row) in found_rows {
+            stored_parts.push(
+                take_record_batch(&batch, &UInt32Array::from(vec![row]))
+                    .map_err(arrow("collecting versions"))?,
+            );
+            stored_slots.push(slot);
+        }
+        let new_versions = self.scd2_versions(changes)?;
+        stored_parts.push(new_versions);
+        let pool =
+            concat_batches(&rows_schema, &stored_parts).map_err(arrow("collecting versions"))?;
+        let stored_count = stored_slots.len();
+        let mut pool_slot = stored_slots;
+        pool_slot.extend(keys.row_slot.iter().copied());
+        let orders = order_values(&pool)?;
+        let mut chains: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+        for (index, slot) in pool_slot.iter().enumerate() {
+            if let Some(chain) = chains.get_mut(*slot) {
+                chain.push(index);
+            }
+        }
+        let mut plan = Plan::default();
+        plan.counts.changes_read = changes.num_rows() as u64;
+        let valid_from = pool.column_by_name(meta_columns::VALID_FROM).map(|c| {
+            c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .clone()
+        });
+        let valid_to = pool.column_by_name(meta_columns::VALID_TO).map(|c| {
+            c.as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .clone()
+        });
+        let current = pool
+            .column_by_name(meta_columns::IS_CURRENT)
+            .map(|c| c.as_boolean().clone());
+        let (Some(valid_from), Some(valid_to), Some(current)) = (valid_from, valid_to, current)
+        else {
+            return Err(MergeError::Arrow {
+                context: "linking versions",
+                source: ArrowError::SchemaError("scd2 columns missing".into()),
+            });
+        };
+        let encoded = self.layout.encode_keys(&pool)?;
+        let mut output: Vec<u32> = Vec::new();
+        let mut out_valid_to: Vec<Option<i64>> = Vec::new();
+        let mut out_current: Vec<bool> = Vec::new();
+        for (slot, chain) in chains.iter_mut().enumerate() {
+            chain.sort_by(|a, b| orders.value(*a).cmp(orders.value(*b)).then(a.cmp(b)));
+            let before = chain.len();
+            chain.dedup_by(|later, earlier| orders.value(*later) == orders.value(*earlier));
+            plan.counts.ignored += (before - chain.len()) as u64;
+            let new_in_chain = chain.iter().filter(|i| **i >= stored_count).count();
+            if new_in_chain == 0 {
+                continue;
+            }
+            plan.counts.inserted += new_in_chain as u64;
+            let Some(&first) = chain.first() else {
+                continue;
+            };
+            plan.remove_keys.insert(encoded.row(first).as_ref().into());
+            plan.rewrite
+                .extend(holders.get(slot).into_iter().flatten().cloned());
+            for (position, &index) in chain.iter().enumerate() {
+                let next = chain.get(position + 1);
+                let to = next.and_then(|n| valid_from.is_valid(*n).then(|| valid_from.value(*n)));
+                let is_current = next.is_none();
+                if index < stored_count {
+                    let old_to = valid_to.is_valid(index).then(|| valid_to.value(index));
+                    if old_to != to || current.value(index) != is_current {
+                        plan.counts.updated += 1;
+                    }
+                }
+                output.push(index as u32);
+                out_valid_to.push(to);
+                out_current.push(is_current);
+            }
+        }
+        let mut additions = take_rows(&pool, output)?;
+        let mut columns = additions.columns().to_vec();
+        let replace = |name: &str, array: ArrayRef, columns: &mut Vec<ArrayRef>| {
+            if let Ok(index) = rows_schema.index_of(name)
+                && let Some(slot) = columns.get_mut(index)
+            {
+                *slot = array;
+            }
+        };
+        replace(
+            meta_columns::VALID_TO,
+            Arc::new(arrow::array::TimestampMicrosecondArray::from(out_valid_to)),
+            &mut columns,
+        );
+        replace(
+            meta_columns::IS_CURRENT,
+            Arc::new(BooleanArray::from(out_current)),
+            &mut columns,
+        );
+        additions = RecordBatch::try_new(Arc::clone(&rows_schema), columns)
+            .map_err(arrow("linking versions"))?;
+        plan.additions = Some(additions);
+        Ok(plan)
+    }
+
+    /// The changes as SCD2 version rows (`valid_to`/`is_current` are filled when linked).
+    fn scd2_versions(&self, changes: &RecordBatch) -> Result<RecordBatch, MergeError> {
+        let time = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let rows = changes.num_rows();
+        let commit = self
+            .config
+            .commit_timestamp_column
+            .as_deref()
+            .and_then(|c| changes.column_by_name(c))
+            .map(|c| cast_with_options(c, &time, &CastOptions::default()))
+            .transpose()
+            .map_err(arrow("reading commit times"))?
+            .unwrap_or_else(|| arrow::array::new_null_array(&time, rows));
+        let ops = op_values(changes)?;
+        let deleted: BooleanArray = ops.iter().map(|op| Some(op == Some("D"))).collect();
+        let mut columns = Vec::with_capacity(self.layout.rows.fields().len());
+        for field in self.layout.rows.fields() {
+            let column: ArrayRef = match field.name().as_str() {
+                meta_columns::VALID_FROM => Arc::clone(&commit),
+                meta_columns::VALID_TO => arrow::array::new_null_array(&time, rows),
+                meta_columns::IS_CURRENT => Arc::new(BooleanArray::from(vec![false; rows])),
+                meta_columns::IS_DELETED => Arc::new(deleted.clone()),
+                name => changes
+                    .column_by_name(name)
+                    .map(Arc::clone)
+                    .ok_or_else(|| MergeError::Arrow {
+                        context: "building versions",
+                        source: ArrowError::SchemaError(format!("column {name} missing")),
+                    })?,
+            };
+            columns.push(column);
+        }
+        RecordBatch::try_new(Arc::clone(&self.layout.rows), columns)
+            .map_err(arrow("building versions"))
+    }
+
+    /// Writes the plan into new partition versions and commits the next snapshot.
+    async fn apply(
+        &mut self,
+        plan: Plan,
+        refresh_id: &str,
+        applied: Vec<String>,
+    ) -> Result<(TableSnapshot, (Commit, RefreshCounts)), MergeError> {
+        let version = self.snapshot.version + 1;
+        let mut additions: BTreeMap<String, (PartitionValues, RecordBatch)> = BTreeMap::new();
+        if let Some(batch) = plan.additions.as_ref().filter(|b| b.num_rows() > 0) {
+            let assignment = assign_partitions(
+                batch,
+                &self.config.partition_fields,
+                self.config.date_partition_style,
+            )?;
+            let mut members: Vec<Vec<u32>> = vec![Vec::new(); assignment.partitions.len()];
+            for (row, partition) in assignment.row_partition.iter().enumerate() {
+                if let Some(list) = members.get_mut(*partition as usize) {
+                    list.push(row as u32);
+                }
+            }
+            for (values, rows) in assignment.partitions.into_iter().zip(members) {
+                let part = sort_batch(
+                    &take_rows(batch, rows)?,
+                    &self.layout.sort_columns(&self.layout.rows),
+                )?;
+                additions.insert(values.path(), (values, part));
+            }
+        }
+        let mut touched: BTreeMap<String, Option<PartitionValues>> = BTreeMap::new();
+        for (partition, _) in &plan.rewrite {
+            touched.insert(partition.clone(), None);
+        }
+        for (path, (values, _)) in &additions {
+            touched.insert(path.clone(), Some(values.clone()));
+        }
+        let mut partitions: BTreeMap<String, PartitionState> = self
+            .snapshot
+            .partitions
+            .iter()
+            .map(|p| (p.values.path(), p.clone()))
+            .collect();
+        let mut written = Vec::new();
+        let mut dropped = Vec::new();
+        let mut replaced = Vec::new();
+        for (path, values) in touched {
+            let previous = partitions.remove(&path);
+            let values = match (values, &previous) {
+                (Some(values), _) => values,
+                (None, Some(previous)) => previous.values.clone(),
+                (None, None) => continue,
+            };
+            let new_rows = additions.remove(&path).map(|(_, batch)| batch);
+            let state = self
+                .write_partition(
+                    &path,
+                    values.clone(),
+                    previous.as_ref(),
+                    new_rows,
+                    &plan,
+                    version,
+                    refresh_id,
+                )
+                .await?;
+            if let Some(previous) = previous {
+                replaced.push(previous.location);
+            }
+            match state {
+                Some(state) => {
+                    partitions.insert(path, state.clone());
+                    written.push(state);
+                }
+                None => dropped.push(values),
+            }
+        }
+        let start = self.retention_start();
+        let mut tombstones: Vec<TombstoneFile> = self
+            .snapshot
+            .tombstones
+            .iter()
+            .filter(|t| t.created_at >= start)
+            .cloned()
+            .collect();
+        if let Some(batch) = plan.tombstones.as_ref().filter(|b| b.num_rows() > 0) {
+            tombstones.push(self.write_tombstones(batch, version, refresh_id).await?);
+        }
+        let mut applied_files: Vec<AppliedFile> = self
+            .snapshot
+            .applied_files
+            .iter()
+            .filter(|f| f.applied_at >= start)
+            .cloned()
+            .collect();
+        applied_files.extend(applied.iter().map(|id| AppliedFile {
+            id: id.clone(),
+            refresh_id: refresh_id.to_owned(),
+            applied_at: self.now,
+        }));
+        let next = TableSnapshot {
+            format: snapshot::SNAPSHOT_FORMAT,
+            table_id: self.config.table_id(),
+            version,
+            refresh_id: Some(refresh_id.to_owned()),
+            committed_at: Some(self.now),
+            columns: self.layout.columns.clone(),
+            partitions: partitions.into_values().collect(),
+            tombstones,
+            applied_files,
+        };
+        let snapshot_path =
+            snapshot::commit(&*self.stores.lake, &self.config.location, &next).await?;
+        let commit = Commit {
+            version,
+            snapshot_path,
+            partitions_written: written,
+            partitions_dropped: dropped,
+            replaced_locations: replaced,
+            schema_changed: self.layout.schema_changed,
+            applied_files: applied,
+        };
+        Ok((next, (commit, plan.counts)))
+    }
+
+    /// Writes one partition's new version: files holding removed keys and small files are
+    /// decoded and merged with the new rows; other files are copied.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_partition(
+        &mut self,
+        path: &str,
+        values: PartitionValues,
+        previous: Option<&PartitionState>,
+        new_rows: Option<RecordBatch>,
+        plan: &Plan,
+        version: u64,
+        refresh_id: &str,
+    ) -> Result<Option<PartitionState>, MergeError> {
+        let folder = if path.is_empty() {
+            format!("{DATA_DIR}/v{version:010}-{refresh_id}")
+        } else {
+            format!("{DATA_DIR}/{path}/v{version:010}-{refresh_id}")
+        };
+        let target = self.config.output.target_file_size_bytes;
+        let files = previous.map(|p| p.files.as_slice()).unwrap_or_default();
+        let small = files.iter().filter(|f| f.size < target / 2).count();
+        let compact = small >= COMPACTION_SMALL_FILES;
+        let mut inputs: Vec<BoxStream<'_, Result<RecordBatch, MergeError>>> = Vec::new();
+        let mut kept = Vec::new();
+        for file in files {
+            let holds_removed = plan.rewrite.contains(&(path.to_owned(), file.name.clone()));
+            let source =
+                previous.map(|p| child(&child(&self.config.location, &p.location), &file.name));
+            let Some(source) = source else { continue };
+            if holds_removed || (compact && file.size < target / 2) {
+                self.io.files_rewritten += 1;
+                inputs.push(self.decode_stored(source, file.size, &values, &plan.remove_keys));
+            } else {
+                let destination = child(&child(&self.config.location, &folder), &file.name);
+                self.stores
+                    .lake
+                    .copy(&source, &destination)
+                    .await
+                    .map_err(|source| LakeFileError::Storage {
+                        path: destination.to_string(),
+                        source,
+                    })?;
+                self.io.files_copied += 1;
+                kept.push(file.clone());
+            }
+        }
+        if let Some(rows) = new_rows {
+            let projected = project(&rows, &self.layout.file)?;
+            let chunks: Vec<Result<RecordBatch, MergeError>> = (0..projected.num_rows())
+                .step_by(BATCH_ROWS)
+                .map(|offset| {
+                    Ok(projected.slice(offset, BATCH_ROWS.min(projected.num_rows() - offset)))
+                })
+                .collect();
+            inputs.push(stream::iter(chunks).boxed());
+        }
+        let file_schema = Arc::clone(&self.layout.file);
+        let key_names: Vec<String> = self
+            .layout
+            .key_fields
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| file_schema.index_of(n).is_ok())
+            .collect();
+        let key_indices: Vec<usize> = key_names
+            .iter()
+            .filter_map(|n| file_schema.index_of(n).ok())
+            .collect();
+        let key_hive_types: Vec<String> = key_names
+            .iter()
+            .filter_map(|n| {
+                file_schema
+                    .field_with_name(n)
+                    .ok()
+                    .and_then(|f| hive_type_name(f.data_type()))
+            })
+            .collect();
+        let properties = writer_properties(
+            &self.config.output,
+            &file_schema,
+            &self.layout.sort_names(),
+            &key_names,
+        );
+        let folder_path = child(&self.config.location, &folder);
+        let mut writer = RollingWriter::new(
+            Arc::clone(&self.stores.lake),
+            folder_path,
+            Arc::clone(&file_schema),
+            properties,
+            target,
+            key_indices,
+            key_hive_types,
+        )
+        .with_name_prefix(format!("part-{version:010}"));
+        let mut merge = SortedMerge::new(
+            inputs,
+            &file_schema,
+            self.layout.sort_columns(&file_schema),
+            BATCH_ROWS,
+        )?;
+        while let Some(batch) = merge.next_batch().await? {
+            writer.write(&batch).await?;
+        }
+        let new_files = writer.finish().await?;
+        self.io.files_written += new_files.len() as u64;
+        self.io.bytes_written += new_files.iter().map(|f| f.size).sum::<u64>();
+        let mut all: Vec<DataFile> = kept;
+        all.extend(new_files);
+        if all.iter().all(|f| f.rows == 0) {
+            return Ok(None);
+        }
+        self.io.partitions_written += 1;
+        Ok(Some(PartitionState {
+            values,
+            location: folder,
+            files: all,
+        }))
+    }
+
+    /// A stored file's rows without the removed keys, in the file schema.
+    fn decode_stored<'s>(
+        &self,
+        location: Path,
+        size: u64,
+        values: &PartitionValues,
+        remove: &'s HashSet<Box<[u8]>>,
+    ) -> BoxStream<'s, Result<RecordBatch, MergeError>>
+    where
+        'a: 's,
+    {
+        let store = Arc::clone(&self.stores.lake);
+        let layout = self.layout;
+        let config = self.config;
+        let values = values.clone();
+        let path = location.to_string();
+        let open = async move {
+            let stored = StoredFile::open(store, location, size).await?;
+            Ok::<_, MergeError>(stored.stream(None, None, BATCH_ROWS)?)
+        };
+        stream::once(open)
+            .map_ok(move |batches| {
+                let path = path.clone();
+                batches.map_err(move |source| {
+                    MergeError::LakeFile(LakeFileError::Parquet {
+                        path: path.clone(),
+                        source,
+                    })
+                })
+            })
+            .try_flatten()
+            .and_then(move |batch| {
+                let result = (|| {
+                    let rows = with_identity_columns(
+                        config,
+                        &conform(&batch, &layout.rows)?,
+                        Some(&values),
+                    )?;
+                    let keys = layout.encode_keys(&rows)?;
+                    let keep: BooleanArray = (0..rows.num_rows())
+                        .map(|i| Some(!remove.contains(keys.row(i).as_ref())))
+                        .collect();
+                    let kept = filter_record_batch(&rows, &keep)
+                        .map_err(arrow("removing changed keys"))?;
+                    project(&kept, &layout.file)
+                })();
+                futures::future::ready(result)
+            })
+            .boxed()
+    }
+
+    async fn write_tombstones(
+        &mut self,
+        batch: &RecordBatch,
+        version: u64,
+        refresh_id: &str,
+    ) -> Result<TombstoneFile, MergeError> {
+        let schema = batch.schema();
+        let sorted = sort_batch(batch, &self.layout.sort_columns(&schema))?;
+        let key_indices: Vec<usize> = (0..self.layout.key_fields.len()).collect();
+        let key_names: Vec<String> = self
+            .layout
+            .key_fields
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        let properties = writer_properties(
+            &self.config.output,
+            &schema,
+            &self.layout.sort_names(),
+            &key_names,
+        );
+        let folder = child(&self.config.location, TOMBSTONE_DIR);
+        let mut writer = RollingWriter::new(
+            Arc::clone(&self.stores.lake),
+            folder,
+            schema,
+            properties,
+            u64::MAX,
+            key_indices,
+            self.layout.key_hive_types.clone(),
+        )
+        .with_name_prefix(format!("v{version:010}-{refresh_id}"));
+        writer.write(&sorted).await?;
+        let files = writer.finish().await?;
+        let Some(file) = files.into_iter().next() else {
+            return Err(MergeError::Arrow {
+                context: "writing tombstones",
+                source: ArrowError::ComputeError("no file written".into()),
+            });
+        };
+        self.io.files_written += 1;
+        self.io.bytes_written += file.size;
+        Ok(TombstoneFile {
+            name: file.name,
+            created_at: self.now,
+            rows: file.rows,
+            key_ranges: file.key_ranges,
+            size: file.size,
+        })
+    }
+}
+
+/// Key columns and `cdc_order`: the schema of tombstones and of key lookups.
+fn tombstone_schema(layout: &Layout) -> SchemaRef {
+    key_order_schema(layout)
+}
+
+fn key_order_schema(layout: &Layout) -> SchemaRef {
+    let mut fields: Vec<Field> = layout
+        .key_fields
+        .iter()
+        .map(|(n, t)| Field::new(n.clone(), t.clone(), true))
+        .collect();
+    fields.push(Field::new(meta_columns::ORDER, DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
+}
+
+/// Puts identity partition columns (not stored in files) back from the partition values.
+fn with_identity_columns(
+    config: &TableConfig,
+    batch: &RecordBatch,
+    partition: Option<&PartitionValues>,
+) -> Result<RecordBatch, MergeError> {
+    let Some(values) = partition else {
+        return Ok(batch.clone());
+    };
+    let schema = batch.schema();
+    let mut columns = batch.columns().to_vec();
+    for field in config
+        .partition_fields
+        .iter()
+        .filter(|f| f.transform == PartitionTransform::Identity)
+    {
+        if let Ok(index) = schema.index_of(&field.column)
+            && let Some(slot) = columns.get_mut(index)
+        {
+            *slot = identity_column(values, schema.field(index), batch.num_rows())?;
+        }
+    }
+    RecordBatch::try_new_with_options(
+        schema,
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )
+    .map_err(arrow("restoring partition columns"))
+}
+
+fn order_values(batch: &RecordBatch) -> Result<&StringArray, MergeError> {
+    batch
+        .column_by_name(meta_columns::ORDER)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| MergeError::Arrow {
+            context: "reading change order",
+            source: ArrowError::SchemaError("cdc_order missing".into()),
+        })
+}
+
+fn op_values(batch: &RecordBatch) -> Result<&StringArray, MergeError> {
+    batch
+        .column_by_name(meta_columns::OP)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| MergeError::Arrow {
+            context: "reading change ops",
+            source: ArrowError::SchemaError("cdc_op missing".into()),
+        })
+}
+
+/// The columns of `schema`, by name, from `batch`.
+fn project(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, MergeError> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            batch
+                .column_by_name(f.name())
+                .map(Arc::clone)
+                .ok_or_else(|| MergeError::Arrow {
+                    context: "projecting rows",
+                    source: ArrowError::SchemaError(format!("column {} missing", f.name())),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )
+    .map_err(arrow("projecting rows"))
+}
+
+fn take_rows(batch: &RecordBatch, rows: Vec<u32>) -> Result<RecordBatch, MergeError> {
+    take_record_batch(batch, &UInt32Array::from(rows)).map_err(arrow("selecting rows"))
+}
+
+fn sort_batch(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch, MergeError> {
+    if batch.num_rows() < 2 || columns.is_empty() {
+        return Ok(batch.clone());
+    }
+    let sort: Vec<SortColumn> = columns
+        .iter()
+        .map(|i| SortColumn {
+            values: Arc::clone(batch.column(*i)),
+            options: None,
+        })
+        .collect();
+    let indices = lexsort_to_indices(&sort, None).map_err(arrow("sorting rows"))?;
+    take_record_batch(batch, &indices).map_err(arrow("sorting rows"))
+}
+
+#[cfg(test)]
+#[path = "engine_test.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "engine_model_test.rs"]
+mod model_tests;
