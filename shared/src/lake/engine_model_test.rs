@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Property tests: whatever the arrival order, grouping, re-deliveries and crashes, the lake holds
-//! exactly what a naive in-memory model of the total order (ts, file order key, row position)
-//! derives from the changes applied so far, in each storage mode.
+//! exactly what a naive in-memory model of the total order derives from the changes applied so
+//! far, in each storage mode. The order is (ts, file order key, row position); full-load rows
+//! have no ordering value and precede every CDC change (engine.rs `change_batch`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -21,8 +22,9 @@ const MAX_FILES: usize = MAX_CDC_FILES + 1;
 /// Arrival slot of the full-load file.
 const LOAD_SLOT: usize = MAX_CDC_FILES;
 
-/// The ORDERS table of engine_test.rs with a bigint amount, in storage mode `mode`.
-fn config(mode: &str) -> String {
+/// The ORDERS table of engine_test.rs with a bigint amount, in storage mode `mode`, with row
+/// groups of `row_group_rows` rows (tiny ones make key lookups select among row groups).
+fn config(mode: &str, row_group_rows: usize) -> String {
     format!(
         r#"{{
   "source": {{"schema": "sales", "table": "orders"}},
@@ -31,6 +33,7 @@ fn config(mode: &str) -> String {
   "ordering": {{"commit_timestamp_column": "ts"}},
   "storage_mode": "{mode}",
   "partition_by": ["identity(region)"],
+  "output": {{"row_group_rows": {row_group_rows}}},
   "input": {{"columns": [
     {{"name": "id", "type": "bigint"}},
     {{"name": "region", "type": "string"}},
@@ -102,6 +105,8 @@ struct Scenario {
     /// A refresh ends after the file at this arrival position (and after the last one).
     cuts: Vec<bool>,
     refreshes: Vec<RefreshPlan>,
+    /// Rows per Parquet row group of the lake files.
+    row_group_rows: usize,
 }
 
 /// A DMS file of a scenario, before staging.
@@ -113,6 +118,10 @@ struct DmsFile {
     rows: Vec<ModelRow>,
 }
 
+/// A change's place in the total order: ordering value (none for full-load rows, which precede
+/// every CDC change), file order key, row position.
+type Order = (Option<u8>, String, usize);
+
 /// A change as the model sees it.
 #[derive(Debug, Clone)]
 struct ModelRow {
@@ -122,8 +131,8 @@ struct ModelRow {
     region: Option<&'static str>,
     amount: Option<i64>,
     ts: u8,
-    /// Total order: ordering value, file order key, row position (filled in once staged).
-    order: (u8, String, usize),
+    /// Its place in the total order (the file order key is filled in once staged).
+    order: Order,
 }
 
 /// `2024-01-01 00:00:0s` as written in DMS CSV files.
@@ -136,10 +145,12 @@ fn shown_time(ts: u8) -> String {
     format!("2024-01-01T00:00:{ts:02}")
 }
 
+/// A CSV field, `NULL` for null.
 fn csv_value<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "NULL".to_owned(), |v| v.to_string())
 }
 
+/// A value as `Lake::rows` shows it, `null` for null.
 fn shown_value<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "null".to_owned(), |v| v.to_string())
 }
@@ -180,7 +191,7 @@ impl Scenario {
                     region,
                     amount,
                     ts: change.ts,
-                    order: (change.ts, String::new(), position),
+                    order: (Some(change.ts), String::new(), position),
                 });
             }
             let rank = self.name_ranks.get(slot).copied().unwrap_or(slot);
@@ -208,7 +219,7 @@ impl Scenario {
                     region: row.region,
                     amount: Some(row.amount),
                     ts: row.ts,
-                    order: (row.ts, String::new(), position),
+                    order: (None, String::new(), position),
                 });
             }
             files.push(DmsFile {
@@ -242,7 +253,7 @@ impl Scenario {
     /// The files, their contents and the refreshes, for failure messages.
     fn describe(&self) -> String {
         let files = self.files();
-        let mut text = String::from("files:\n");
+        let mut text = format!("row groups of {} rows; files:\n", self.row_group_rows);
         for file in &files {
             let _ = writeln!(
                 text,
@@ -261,8 +272,7 @@ impl Scenario {
 }
 
 /// `col=value` pairs rendered like `Lake::rows`: sorted, joined by `,`.
-fn render_row(parts: Vec<String>) -> String {
-    let mut parts = parts;
+fn render_row(mut parts: Vec<String>) -> String {
     parts.sort();
     parts.join(",")
 }
@@ -291,8 +301,7 @@ fn current_state(model: &[ModelRow]) -> BTreeMap<u8, &ModelRow> {
 }
 
 /// SCD2 mode: per key, the changes in total order (equal orders once), each a version
-/// `(order, row, valid_to, is_current)`.
-#[allow(clippy::type_complexity)]
+/// `(change, valid_to, is_current)`.
 fn scd2_versions(model: &[ModelRow]) -> Vec<(&ModelRow, Option<u8>, bool)> {
     let mut chains: BTreeMap<u8, Vec<&ModelRow>> = BTreeMap::new();
     for row in model {
@@ -398,7 +407,7 @@ fn check_counts(
             );
         }
         _ => {
-            let links = |model: &[ModelRow]| -> BTreeMap<(u8, String, usize), (Option<u8>, bool)> {
+            let links = |model: &[ModelRow]| -> BTreeMap<Order, (Option<u8>, bool)> {
                 scd2_versions(model)
                     .into_iter()
                     .map(|(row, to, current)| (row.order.clone(), (to, current)))
@@ -455,6 +464,7 @@ async fn leave_junk(lake: &Lake, refresh: usize) {
     }
 }
 
+/// A test failure naming what failed.
 fn failed(context: &str, error: impl std::fmt::Display) -> TestCaseError {
     TestCaseError::fail(format!("{context}: {error}"))
 }
@@ -463,7 +473,7 @@ fn failed(context: &str, error: impl std::fmt::Display) -> TestCaseError {
 /// every refresh, every lost commit and every retry.
 async fn play(mode: &str, scenario: &Scenario) -> Result<(), TestCaseError> {
     let described = scenario.describe();
-    let mut lake = Lake::new(&config(mode));
+    let mut lake = Lake::new(&config(mode, scenario.row_group_rows));
     let mut files: Vec<(PendingFile, DmsFile)> = Vec::new();
     for mut file in scenario.files() {
         let pending = lake.stage(&file.name, file.contents.clone()).await;
@@ -584,10 +594,12 @@ fn block_on(mode: &str, scenario: &Scenario) -> Result<(), TestCaseError> {
     runtime.block_on(play(mode, scenario))
 }
 
+/// `eu`, `us` or null.
 fn region() -> impl Strategy<Value = Option<&'static str>> {
     prop_oneof![Just(Some("eu")), Just(Some("us")), Just(None)]
 }
 
+/// A change with a small key and time range, so that keys repeat and times tie often.
 fn change() -> impl Strategy<Value = Change> {
     let op = prop_oneof![3 => Just(Op::Insert), 3 => Just(Op::Update), 2 => Just(Op::Delete), 2 => Just(Op::DeleteKeyOnly)];
     (op, 1..=6u8, region(), 0..100i64, 0..=5u8, 0..MAX_CDC_FILES).prop_map(
@@ -602,6 +614,7 @@ fn change() -> impl Strategy<Value = Change> {
     )
 }
 
+/// Crashes, junk, retries and re-deliveries of one refresh.
 fn refresh_plan() -> impl Strategy<Value = RefreshPlan> {
     (
         prop::bool::weighted(0.25),
@@ -621,6 +634,7 @@ fn refresh_plan() -> impl Strategy<Value = RefreshPlan> {
         )
 }
 
+/// A whole scenario: history, files, arrival, grouping and lake row-group size.
 fn scenario() -> impl Strategy<Value = Scenario> {
     let load_row = (region(), 0..100i64, 0..=5u8).prop_map(|(region, amount, ts)| LoadRow {
         region,
@@ -629,13 +643,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     });
     (
         prop::option::weighted(0.4, prop::collection::btree_map(1..=6u8, load_row, 1..=4)),
-        prop::collection::vec(change(), 1..=20),
+        prop::collection::vec(change(), 1..=24),
         1..=MAX_CDC_FILES,
         Just((0..MAX_CDC_FILES).collect::<Vec<_>>()).prop_shuffle(),
         prop::bool::weighted(0.3),
         Just((0..MAX_FILES).collect::<Vec<_>>()).prop_shuffle(),
-        prop::collection::vec(any::<bool>(), MAX_FILES),
+        prop::collection::vec(prop::bool::weighted(0.7), MAX_FILES),
         prop::collection::vec(refresh_plan(), MAX_FILES),
+        prop_oneof![Just(1usize), Just(2), Just(3), Just(131_072)],
     )
         .prop_map(
             |(
@@ -647,6 +662,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 arrival,
                 cuts,
                 refreshes,
+                row_group_rows,
             )| Scenario {
                 full_load,
                 changes,
@@ -656,6 +672,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 arrival,
                 cuts,
                 refreshes,
+                row_group_rows,
             },
         )
 }
