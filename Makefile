@@ -10,7 +10,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 WITH_MOTO := VENV=$(VENV) scripts/with-moto.sh
 
-.PHONY: help test demo venv fmt fmt-check clippy unit integration moto clean
+.PHONY: help test demo venv fmt fmt-check clippy unit integration bench moto clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ unit: ## Unit tests only (no emulator)
 
 integration: venv ## Integration tests only (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --locked -p tributary-tests
+
+bench: ## Smoke benchmark of the merge engine: 1M-row full load, then 50k changes (release build)
+	$(CARGO) run --release --locked -p tributary-bench --bin merge-bench
 
 moto: venv ## Run moto on 127.0.0.1 until Ctrl-C (for manual exploration)
 	$(WITH_MOTO) bash -c 'echo "AWS_ENDPOINT_URL=$$AWS_ENDPOINT_URL — Ctrl-C to stop"; sleep infinity'
