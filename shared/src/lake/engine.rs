@@ -548,12 +548,7 @@ impl Layout {
             .key_fields
             .iter()
             .map(|(name, data_type)| {
-                let column = batch
-                    .column_by_name(name)
-                    .ok_or_else(|| MergeError::Arrow {
-                        context: "encoding keys",
-                        source: ArrowError::SchemaError(format!("key column {name} missing")),
-                    })?;
+                let column = column(batch, name, "encoding keys")?;
                 if column.data_type() == data_type {
                     Ok(Arc::clone(column))
                 } else {
@@ -613,12 +608,7 @@ impl KeyIndex {
             .key_fields
             .iter()
             .map(|(name, _)| {
-                let column = changes
-                    .column_by_name(name)
-                    .ok_or_else(|| MergeError::Arrow {
-                        context: "collecting keys",
-                        source: ArrowError::SchemaError(format!("key column {name} missing")),
-                    })?;
+                let column = column(changes, name, "collecting keys")?;
                 take(column, &indices, None).map_err(arrow("collecting keys"))
             })
             .collect::<Result<Vec<ArrayRef>, _>>()?;
@@ -1084,13 +1074,7 @@ impl<'a> Refresh<'a> {
                 meta_columns::VALID_TO => arrow::array::new_null_array(&time, rows),
                 meta_columns::IS_CURRENT => Arc::new(BooleanArray::from(vec![false; rows])),
                 meta_columns::IS_DELETED => Arc::new(deleted.clone()),
-                name => changes
-                    .column_by_name(name)
-                    .map(Arc::clone)
-                    .ok_or_else(|| MergeError::Arrow {
-                        context: "building versions",
-                        source: ArrowError::SchemaError(format!("column {name} missing")),
-                    })?,
+                name => Arc::clone(column(changes, name, "building versions")?),
             };
             columns.push(column);
         }
@@ -1488,6 +1472,18 @@ fn with_identity_columns(
     .map_err(arrow("restoring partition columns"))
 }
 
+/// The named column of `batch`; its absence is an engine bug reported as an arrow error.
+fn column<'b>(
+    batch: &'b RecordBatch,
+    name: &str,
+    context: &'static str,
+) -> Result<&'b ArrayRef, MergeError> {
+    batch.column_by_name(name).ok_or_else(|| MergeError::Arrow {
+        context,
+        source: ArrowError::SchemaError(format!("column {name} missing")),
+    })
+}
+
 fn order_values(batch: &RecordBatch) -> Result<&StringArray, MergeError> {
     batch
         .column_by_name(meta_columns::ORDER)
@@ -1513,15 +1509,7 @@ fn project(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Merge
     let columns = schema
         .fields()
         .iter()
-        .map(|f| {
-            batch
-                .column_by_name(f.name())
-                .map(Arc::clone)
-                .ok_or_else(|| MergeError::Arrow {
-                    context: "projecting rows",
-                    source: ArrowError::SchemaError(format!("column {} missing", f.name())),
-                })
-        })
+        .map(|f| column(batch, f.name(), "projecting rows").map(Arc::clone))
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new_with_options(
         Arc::clone(schema),
