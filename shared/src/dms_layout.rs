@@ -413,6 +413,13 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The kind whose stored name ([`FileKind::as_str`]) is `name`.
+    pub fn from_name(name: &str) -> Option<FileKind> {
+        [FileKind::FullLoad, FileKind::Cdc]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
     /// Stable lower-case name, as stored in the file tracker.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -434,6 +441,13 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    /// The format whose stored name ([`FileFormat::as_str`]) is `name`.
+    pub fn from_name(name: &str) -> Option<FileFormat> {
+        [FileFormat::Csv, FileFormat::CsvGzip, FileFormat::Parquet]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+    }
+
     /// The file extension, as stored in the file tracker (`csv`, `csv.gz`, `parquet`).
     pub fn as_str(self) -> &'static str {
         match self {

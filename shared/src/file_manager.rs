@@ -18,11 +18,12 @@ use thiserror::Error;
 use tracing::{error, info, warn};
 
 use crate::dms_layout::{NotDmsData, StagingLayout};
-use crate::file_tracker::{FileTracker, LandedFile, RecordOutcome, TrackerError};
+use crate::file_tracker::{FileTracker, LandedFile, RecordOutcome};
 use crate::object_key::ObjectKey;
 use crate::s3_events::{
     EventError, Invocation, Notice, ObjectCreated, QueuedNotices, parse_invocation,
 };
+use crate::state_store::StoreError;
 
 /// What happened to one notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,7 +276,7 @@ impl<T: FileTracker> FileManager<T> {
                 NoticeOutcome::Duplicate
             }
             Err(e) => {
-                let throttled = matches!(e, TrackerError::Throttled(_));
+                let throttled = matches!(e, StoreError::Throttled { .. });
                 error!(message_id, table_id = %table_id, key = %file.key, error = %e, throttled,
                     "could not record landed file; it will be retried");
                 NoticeOutcome::Failed

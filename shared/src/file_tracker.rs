@@ -13,13 +13,21 @@ use thiserror::Error;
 
 use crate::dms_layout::{DmsFile, FileFormat, FileKind, OrderKey, SourceTable};
 use crate::object_key::ObjectKey;
+use crate::processing_tracker::Lease;
 use crate::s3_events::ObjectCreated;
+use crate::state_store::StoreError;
 
-/// Lifecycle of a tracked file. Only `landed` exists until the processor marks files.
+/// Lifecycle of a tracked file: `landed` → `processed`, or `landed` → `quarantined` after the
+/// same failure [`crate::processor::ProcessorSettings::quarantine_after`] times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {
     /// Recorded by the file-manager, waiting to be applied.
     Landed,
+    /// Applied to the lake and published; kept as history until its TTL.
+    Processed,
+    /// Failed the same way too often; needs a fix and a retry. It stays in the table's backlog
+    /// (blocking it) unless the table's `on_bad_file` is `skip`.
+    Quarantined,
 }
 
 impl FileStatus {
@@ -27,7 +35,20 @@ impl FileStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             FileStatus::Landed => "landed",
+            FileStatus::Processed => "processed",
+            FileStatus::Quarantined => "quarantined",
         }
+    }
+
+    /// The status whose stored value is `name`.
+    pub fn from_name(name: &str) -> Option<FileStatus> {
+        [
+            FileStatus::Landed,
+            FileStatus::Processed,
+            FileStatus::Quarantined,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == name)
     }
 }
 
@@ -115,33 +136,106 @@ pub enum RecordOutcome {
     AlreadyRecorded,
 }
 
-/// A failure to reach or write the tracker. Never the message's fault: the notice must be kept and
-/// retried (through the queue's redrive policy, or Lambda's async retries).
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum TrackerError {
-    /// The store asked us to slow down.
-    #[error("throttled by the file tracker: {0}")]
-    Throttled(String),
-    /// The store refused the request (missing table, access denied, validation, server error).
-    #[error("the file tracker refused the write ({code}): {message}")]
-    Refused {
-        /// Service error code.
-        code: String,
-        /// Service error message.
-        message: String,
-    },
-    /// The request did not complete (connection, timeout, unreadable response).
-    #[error("the file tracker could not be reached: {0}")]
-    Unreachable(String),
-}
-
 /// The port the file-manager writes through.
 pub trait FileTracker: Send + Sync {
     /// Records `file` with status `landed` unless this object version is already recorded.
     fn record_landed(
         &self,
         file: &LandedFile,
-    ) -> impl Future<Output = Result<RecordOutcome, TrackerError>> + Send;
+    ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send;
+}
+
+/// A file of a table's backlog, as the processor reads it from the tracker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacklogFile {
+    /// Tracker id: `<order key>#<object version>`; unique within the table.
+    pub id: String,
+    /// Staging bucket.
+    pub bucket: String,
+    /// Decoded object key.
+    pub key: String,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+    /// Full load or CDC.
+    pub kind: FileKind,
+    /// Encoding.
+    pub format: FileFormat,
+    /// Place in the table order.
+    pub order_key: String,
+    /// When the object landed.
+    pub landed_at: DateTime<Utc>,
+    /// `landed`, or `quarantined` when a quarantined file blocks the table.
+    pub status: FileStatus,
+    /// How many consecutive refreshes failed on this file with `last_error`.
+    pub failures: u32,
+    /// The error of the last failed refresh of this file.
+    pub last_error: Option<String>,
+}
+
+/// How much of a backlog one refresh takes: at most `max_files` files and, after the first file,
+/// at most `max_bytes` bytes (a single file larger than `max_bytes` is still taken, alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklogLimit {
+    /// Most files per refresh.
+    pub max_files: usize,
+    /// Most bytes per refresh.
+    pub max_bytes: u64,
+}
+
+impl BacklogLimit {
+    /// Whether `next` still fits after `taken` files of `taken_bytes` bytes.
+    pub fn admits(&self, taken: usize, taken_bytes: u64, next: &BacklogFile) -> bool {
+        taken == 0
+            || (taken < self.max_files
+                && taken_bytes.saturating_add(next.size.unwrap_or(0)) <= self.max_bytes)
+    }
+}
+
+/// A failed attempt to apply a file, as the processor records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFailure {
+    /// Tracker id of the file.
+    pub file_id: String,
+    /// Consecutive failures with this error (1 when the error changed).
+    pub failures: u32,
+    /// The error.
+    pub error: String,
+    /// The status to store: `landed` (retried next refresh) or `quarantined`.
+    pub status: FileStatus,
+    /// Whether the file stays in the backlog (false only for a quarantined file of a table
+    /// configured with `on_bad_file: skip`).
+    pub keep_pending: bool,
+}
+
+/// The port the processor reads backlogs and records file outcomes through. Every write is
+/// fenced: it happens only while `lease` is still held.
+pub trait FileBacklog: Send + Sync {
+    /// The table's pending files (landed or blocking-quarantined) in table order, as many as
+    /// `limit` admits, read with a Query of the pending index (never a Scan).
+    fn pending(
+        &self,
+        table_id: &str,
+        limit: BacklogLimit,
+    ) -> impl Future<Output = Result<Vec<BacklogFile>, StoreError>> + Send;
+
+    /// Marks files `processed` by `refresh_id`, removes them from the backlog and sets their TTL.
+    /// Idempotent; fails with [`StoreError::LeaseLost`] once the lease is gone.
+    fn mark_processed(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        processed_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a failed attempt on one file (count, error, maybe quarantine).
+    fn record_failure(
+        &self,
+        lease: &Lease,
+        failure: &FileFailure,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -6,11 +6,15 @@
 
 pub mod adapters;
 pub mod aws;
+pub mod catalog;
 pub mod config;
 pub mod dms_layout;
 pub mod file_manager;
 pub mod file_tracker;
 pub mod lake;
 pub mod object_key;
+pub mod processing_tracker;
 pub mod s3_events;
+pub mod state_store;
+pub mod table_registry;
 pub mod telemetry;

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
@@ -25,7 +25,9 @@ use aws_smithy_types::error::operation::BuildError;
 use chrono::{SecondsFormat, Utc};
 use thiserror::Error;
 
-use crate::file_tracker::{FileStatus, FileTracker, LandedFile, RecordOutcome, TrackerError};
+use crate::adapters::dynamodb::store_error;
+use crate::file_tracker::{FileStatus, FileTracker, LandedFile, RecordOutcome};
+use crate::state_store::StoreError;
 
 /// Attribute names of file-tracker items.
 pub mod attr {
@@ -72,12 +74,8 @@ pub mod attr {
 /// Name of the sparse index of files waiting to be applied.
 pub const PENDING_INDEX: &str = "pending-by-table";
 
-/// DynamoDB error codes that mean "slow down".
-const THROTTLING_CODES: [&str; 3] = [
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-];
+/// How errors name this store.
+const STORE: &str = "the file tracker";
 
 /// The sort key of a file: its order key, then `#`, then its object version. Neither S3 version
 /// ids nor ETags contain `#`, so the last `#` splits a sort key unambiguously.
@@ -221,7 +219,7 @@ impl DynamoDbFileTracker {
 }
 
 impl FileTracker for DynamoDbFileTracker {
-    async fn record_landed(&self, file: &LandedFile) -> Result<RecordOutcome, TrackerError> {
+    async fn record_landed(&self, file: &LandedFile) -> Result<RecordOutcome, StoreError> {
         let result = self
             .client
             .put_item()
@@ -239,27 +237,7 @@ impl FileTracker for DynamoDbFileTracker {
             {
                 Ok(RecordOutcome::AlreadyRecorded)
             }
-            Err(e) => Err(classify_error(&e)),
+            Err(e) => Err(store_error(STORE, &e)),
         }
-    }
-}
-
-/// Maps an SDK error to the port's error kinds.
-fn classify_error<E, R>(error: &SdkError<E, R>) -> TrackerError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match error {
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("Unknown").to_owned();
-            let message = service.err().message().unwrap_or_default().to_owned();
-            if THROTTLING_CODES.contains(&code.as_str()) {
-                TrackerError::Throttled(format!("{code}: {message}"))
-            } else {
-                TrackerError::Refused { code, message }
-            }
-        }
-        other => TrackerError::Unreachable(DisplayErrorContext(other).to_string()),
     }
 }

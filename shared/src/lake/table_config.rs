@@ -74,6 +74,21 @@ pub struct TableSpec {
     /// Days a delete is remembered (default 7).
     #[serde(default = "default_tombstone_retention_days")]
     pub tombstone_retention_days: u32,
+    /// What the processor does once a DMS file of this table is quarantined: `stop` (default:
+    /// the table waits for a fix, nothing is lost) or `skip` (apply the files after it).
+    #[serde(default)]
+    pub on_bad_file: OnBadFile,
+}
+
+/// What happens to a table after one of its DMS files is quarantined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadFile {
+    /// The table stops at the quarantined file until it is fixed and retried.
+    #[default]
+    Stop,
+    /// The quarantined file is left aside and later files are applied.
+    Skip,
 }
 
 fn default_tombstone_retention_days() -> u32 {
@@ -288,6 +303,8 @@ pub struct TableConfig {
     pub output: OutputOptions,
     /// How long deletes are remembered.
     pub tombstone_retention: Duration,
+    /// What happens after a DMS file is quarantined.
+    pub on_bad_file: OnBadFile,
 }
 
 /// One partition field.
@@ -452,6 +469,7 @@ impl TryFrom<TableSpec> for TableConfig {
             date_partition_style: spec.date_partition_style,
             input,
             output,
+            on_bad_file: spec.on_bad_file,
             tombstone_retention: Duration::from_secs(
                 u64::from(spec.tombstone_retention_days) * 86_400,
             ),
