@@ -81,6 +81,7 @@ impl BenchLake {
             pending,
             refresh_id,
             now,
+            commit_guard: None,
         };
         let started = Instant::now();
         let outcome = refresh(&self.stores, request)

@@ -14,6 +14,8 @@ pub mod file_tracker;
 pub mod lake;
 pub mod object_key;
 pub mod processing_tracker;
+pub mod processor;
+pub mod publisher;
 pub mod s3_events;
 pub mod state_store;
 pub mod table_registry;

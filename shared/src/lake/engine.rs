@@ -18,6 +18,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, Rows, SortField};
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
@@ -40,7 +41,8 @@ use crate::lake::snapshot::{
 };
 use crate::lake::sorted_merge::SortedMerge;
 use crate::lake::table_config::{
-    PartitionTransform, StorageMode, TableConfig, hive_type_name, meta_columns, parse_hive_type,
+    PartitionTransform, StorageMode, TableConfig, hive_type_name, meta_columns, mode_fields,
+    parse_hive_type,
 };
 
 /// Rows per batch when streaming stored files and writing output.
@@ -72,8 +74,16 @@ pub struct LakeStores {
     pub lake: Arc<dyn ObjectStore>,
 }
 
+/// Asked right before the commit point. A refusal aborts the refresh: nothing is committed and
+/// the new partition folders stay unreferenced.
+pub trait CommitGuard: Send + Sync {
+    /// Confirms that this refresh may still commit (for the processor: that it still holds the
+    /// table's lease); the error says why not.
+    fn confirm(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
 /// One refresh of one table.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RefreshRequest<'a> {
     /// The table.
     pub config: &'a TableConfig,
@@ -84,6 +94,8 @@ pub struct RefreshRequest<'a> {
     pub refresh_id: &'a str,
     /// The refresh's clock: tombstone and applied-file retention are measured against it.
     pub now: DateTime<Utc>,
+    /// Checked right before the commit point, when set.
+    pub commit_guard: Option<&'a dyn CommitGuard>,
 }
 
 /// What a refresh did to the table's rows. `changes_read` = effects + `ignored` + `superseded`.
@@ -212,6 +224,10 @@ pub enum MergeError {
     /// Reading or committing the snapshot failed (including a lost commit race).
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The commit guard refused the commit (e.g. the processor lost its lease); nothing was
+    /// committed.
+    #[error("the refresh was not committed: {0}")]
+    CommitRefused(String),
     /// The refresh id cannot name files.
     #[error("refresh id {0:?} must be 1-64 characters from [A-Za-z0-9_-]")]
     BadRefreshId(String),
@@ -236,6 +252,23 @@ impl From<ArrowError> for MergeError {
 }
 
 impl MergeError {
+    /// The DMS file (staging path) this error is about, when a file's content caused it (and
+    /// not the store, the configuration or the lake). Such a file fails the same way until it is
+    /// fixed, so the processor counts its failures and may quarantine it.
+    pub fn bad_file(&self) -> Option<&str> {
+        match self {
+            MergeError::BadFile(ReadError::Storage { .. }) => None,
+            MergeError::BadFile(e) => Some(e.file()),
+            MergeError::BadOrdering { file, .. } | MergeError::UnsupportedType { file, .. } => {
+                Some(file)
+            }
+            MergeError::Schema(
+                SchemaError::Incompatible { file, .. } | SchemaError::DuplicateColumn { file, .. },
+            ) => Some(file),
+            _ => None,
+        }
+    }
+
     /// Whether retrying the same refresh can succeed (storage trouble), as opposed to an input or
     /// configuration problem that needs a fix.
     pub fn is_retryable(&self) -> bool {
@@ -311,6 +344,7 @@ pub async fn refresh(
         snapshot: &previous,
         io,
         now: request.now,
+        commit_guard: request.commit_guard,
     };
     let plan = match config.mode {
         StorageMode::Current => work.plan_current(&changes).await?,
@@ -424,23 +458,7 @@ impl Layout {
         }
         let mut row_fields: Vec<Field> =
             source.fields().iter().map(|f| f.as_ref().clone()).collect();
-        let text = |name: &str| Field::new(name, DataType::Utf8, true);
-        match config.mode {
-            StorageMode::Current => row_fields.push(text(meta_columns::ORDER)),
-            StorageMode::History => {
-                row_fields.extend([text(meta_columns::OP), text(meta_columns::ORDER)])
-            }
-            StorageMode::Scd2 => {
-                let time = DataType::Timestamp(TimeUnit::Microsecond, None);
-                row_fields.extend([
-                    text(meta_columns::ORDER),
-                    Field::new(meta_columns::VALID_FROM, time.clone(), true),
-                    Field::new(meta_columns::VALID_TO, time, true),
-                    Field::new(meta_columns::IS_CURRENT, DataType::Boolean, true),
-                    Field::new(meta_columns::IS_DELETED, DataType::Boolean, true),
-                ]);
-            }
-        }
+        row_fields.extend(mode_fields(config.mode));
         let identity: HashSet<&str> = config
             .partition_fields
             .iter()
@@ -656,6 +674,7 @@ struct Refresh<'a> {
     snapshot: &'a TableSnapshot,
     io: RefreshIo,
     now: DateTime<Utc>,
+    commit_guard: Option<&'a dyn CommitGuard>,
 }
 
 /// A row of a stored file that holds a changed key.
@@ -1191,6 +1210,9 @@ impl<'a> Refresh<'a> {
             tombstones,
             applied_files,
         };
+        if let Some(guard) = self.commit_guard {
+            guard.confirm().await.map_err(MergeError::CommitRefused)?;
+        }
         let snapshot_path =
             snapshot::commit(&*self.stores.lake, &self.config.location, &next).await?;
         let commit = Commit {

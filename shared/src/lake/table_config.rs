@@ -31,6 +31,25 @@ pub mod meta_columns {
     pub const ALL: [&str; 6] = [ORDER, OP, VALID_FROM, VALID_TO, IS_CURRENT, IS_DELETED];
 }
 
+/// The columns a storage mode adds after the source columns, in stored order.
+pub fn mode_fields(mode: StorageMode) -> Vec<Field> {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    match mode {
+        StorageMode::Current => vec![text(meta_columns::ORDER)],
+        StorageMode::History => vec![text(meta_columns::OP), text(meta_columns::ORDER)],
+        StorageMode::Scd2 => {
+            let time = DataType::Timestamp(TimeUnit::Microsecond, None);
+            vec![
+                text(meta_columns::ORDER),
+                Field::new(meta_columns::VALID_FROM, time.clone(), true),
+                Field::new(meta_columns::VALID_TO, time, true),
+                Field::new(meta_columns::IS_CURRENT, DataType::Boolean, true),
+                Field::new(meta_columns::IS_DELETED, DataType::Boolean, true),
+            ]
+        }
+    }
+}
+
 /// Default target size of an output Parquet file: 128 MiB.
 pub const DEFAULT_TARGET_FILE_SIZE_BYTES: u64 = 128 * 1024 * 1024;
 /// Default number of rows per Parquet row group.

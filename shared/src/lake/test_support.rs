@@ -101,6 +101,7 @@ impl Lake {
             pending: files,
             refresh_id: &refresh_id,
             now: self.now,
+            commit_guard: None,
         };
         refresh(&self.stores, request).await
     }

@@ -1,0 +1,909 @@
+//! The processor service: refreshes each table of a Step Functions Map item, one after another,
+//! and publishes the results (docs/DESIGN.md §11).
+//!
+//! One table refresh: lease → pending files (bounded chunk, table order) → merge and commit
+//! (the commit point is the lake snapshot, guarded by the lease) → publish to the catalog →
+//! mark the files processed → history item → garbage collection; repeated while files remain and
+//! the deadline allows, then the lease is released. A table's failure is recorded and the next
+//! table runs; only an unreadable input fails the invocation.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use object_store::path::Path;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+use tracing::{error, info, warn};
+
+use crate::catalog::Catalog;
+use crate::file_tracker::{BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus};
+use crate::lake::engine;
+use crate::lake::engine::{CommitGuard, LakeStores, MergeError, PendingFile, RefreshRequest};
+use crate::lake::garbage::{GarbagePolicy, collect_garbage};
+use crate::lake::table_config::{OnBadFile, TableConfig};
+use crate::processing_tracker::{
+    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
+};
+use crate::publisher;
+use crate::state_store::StoreError;
+use crate::table_registry::TableRegistry;
+
+/// Longest error message a summary or history item carries.
+const MAX_ERROR_CHARS: usize = 1_000;
+/// Most quarantined files a table summary lists.
+const MAX_LISTED_QUARANTINED: usize = 20;
+
+/// Tunables of the processor (read once from the environment by the function).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorSettings {
+    /// URL of the lake bucket, e.g. `s3://my-lake`; catalog locations start with it.
+    pub lake_url: String,
+    /// Most files and bytes one refresh applies.
+    pub backlog_limit: BacklogLimit,
+    /// A file failing the same way this many times is quarantined.
+    pub quarantine_after: u32,
+    /// No table or chunk is started with less time than this (plus the slowest chunk so far)
+    /// left before the invocation's deadline.
+    pub deadline_margin: Duration,
+    /// A lease lasts until the invocation's deadline plus this, so it outlives its holder.
+    pub lease_slack: Duration,
+    /// Minimum age of a partition version before it is garbage-collected.
+    pub gc_grace: Duration,
+    /// How long processed files stay in the tracker as history.
+    pub processed_file_ttl: Duration,
+    /// How long processing-history items are kept.
+    pub history_ttl: Duration,
+}
+
+/// Where time comes from (the system clock when deployed; a controlled one in tests).
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The input of one invocation (one Map item of the state machine).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInput {
+    /// The cadence whose schedule started the execution, e.g. `10min`.
+    pub refresh_cadence: String,
+    /// The batch number within the execution.
+    #[serde(default)]
+    pub batch: u32,
+    /// Table ids (`schema.table`), processed in this order.
+    pub tables: Vec<String>,
+}
+
+/// The invocation's identity and time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Lambda request id; it owns the leases the invocation takes.
+    pub request_id: String,
+    /// When the invocation is killed.
+    pub deadline: DateTime<Utc>,
+}
+
+/// What happened to one table of the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSummary {
+    /// The table id.
+    pub table: String,
+    /// How its refresh ended.
+    pub outcome: RefreshOutcomeKind,
+    /// Refreshes (chunks) committed or published.
+    pub refreshes: u32,
+    /// Counts over those refreshes.
+    #[serde(flatten)]
+    pub totals: RefreshTotals,
+    /// Files are still pending (the chunk limit or the deadline stopped the table).
+    pub more_pending: bool,
+    /// Seconds since the oldest pending file landed, when files were pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<i64>,
+    /// Files quarantined by this invocation (keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Wall time spent on the table.
+    pub duration_ms: u64,
+}
+
+impl TableSummary {
+    fn new(table: &str, outcome: RefreshOutcomeKind) -> Self {
+        TableSummary {
+            table: table.to_owned(),
+            outcome,
+            refreshes: 0,
+            totals: RefreshTotals::default(),
+            more_pending: false,
+            lag_seconds: None,
+            quarantined: Vec::new(),
+            error: None,
+            duration_ms: 0,
+        }
+    }
+
+    fn fail(mut self, error: impl std::fmt::Display) -> Self {
+        self.outcome = RefreshOutcomeKind::Failed;
+        self.error = Some(truncate(&error.to_string()));
+        self
+    }
+}
+
+/// The invocation's result: one summary per table, in input order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchSummary {
+    /// The cadence.
+    pub refresh_cadence: String,
+    /// The batch number.
+    pub batch: u32,
+    /// Tables that failed (the state machine fails the execution when any did).
+    pub failed: usize,
+    /// Per-table summaries.
+    pub tables: Vec<TableSummary>,
+}
+
+/// The invocation itself could not run (as opposed to a table failing).
+#[derive(Debug, Error)]
+pub enum InvocationError {
+    /// The input is not a batch.
+    #[error(
+        "the processor input is not a batch: {0}; expected {{\"refresh_cadence\": \"10min\", \"batch\": 0, \"tables\": [\"schema.table\", …]}}"
+    )]
+    BadInput(String),
+}
+
+impl InvocationError {
+    /// A short error type for the Lambda error response.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InvocationError::BadInput(_) => "BadInput",
+        }
+    }
+}
+
+/// The ports and settings the processor runs with.
+pub struct Processor<R, T, B, C> {
+    settings: ProcessorSettings,
+    stores: LakeStores,
+    registry: R,
+    tracker: T,
+    backlog: B,
+    catalog: C,
+    clock: Arc<dyn Clock>,
+}
+
+/// What a refresh applied.
+#[derive(Debug, Default)]
+struct Done {
+    totals: RefreshTotals,
+    /// Tracker ids of the files now processed.
+    files: Vec<String>,
+    /// The snapshot published.
+    snapshot_version: Option<u64>,
+}
+
+/// How a chunk ended.
+enum Chunk {
+    /// Nothing pending.
+    Empty,
+    /// A refresh was committed (or an earlier one completed and is now recorded).
+    Applied(Done),
+    /// A file was quarantined and left aside (`on_bad_file: skip`), after the files before it
+    /// were applied; go on.
+    SkippedBadFile { done: Done, key: String },
+    /// The table cannot go on in this invocation (after the files before a bad one were
+    /// applied).
+    Failed {
+        done: Done,
+        error: String,
+        quarantined: Option<String>,
+    },
+}
+
+impl Chunk {
+    fn failed(error: String) -> Chunk {
+        Chunk::Failed {
+            done: Done::default(),
+            error,
+            quarantined: None,
+        }
+    }
+}
+
+/// A failed refresh attempt over some files.
+struct Attempt {
+    error: String,
+    retryable: bool,
+    /// Index (in the attempted files) of the file whose content caused the failure.
+    bad_file: Option<usize>,
+}
+
+/// Confirms the lease right before the lake commit point.
+struct LeaseGuard<'a, T> {
+    tracker: &'a T,
+    lease: &'a Lease,
+    expires_at: DateTime<Utc>,
+}
+
+impl<T: ProcessingTracker> CommitGuard for LeaseGuard<'_, T> {
+    fn confirm(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.tracker
+                .confirm(self.lease, self.expires_at)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl<R, T, B, C> Processor<R, T, B, C>
+where
+    R: TableRegistry,
+    T: ProcessingTracker,
+    B: FileBacklog,
+    C: Catalog,
+{
+    /// A processor over these ports.
+    pub fn new(
+        settings: ProcessorSettings,
+        stores: LakeStores,
+        ports: (R, T, B, C),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let (registry, tracker, backlog, catalog) = ports;
+        Processor {
+            settings,
+            stores,
+            registry,
+            tracker,
+            backlog,
+            catalog,
+            clock,
+        }
+    }
+
+    /// Handles one invocation: each table of the batch in order.
+    pub async fn handle(
+        &self,
+        input: &Value,
+        invocation: &Invocation,
+    ) -> Result<BatchSummary, InvocationError> {
+        let batch =
+            BatchInput::deserialize(input).map_err(|e| InvocationError::BadInput(e.to_string()))?;
+        let mut seen = HashSet::new();
+        let mut slowest_chunk = Duration::ZERO;
+        let mut tables = Vec::with_capacity(batch.tables.len());
+        for table_id in &batch.tables {
+            let summary = if !seen.insert(table_id.as_str()) {
+                TableSummary::new(table_id, RefreshOutcomeKind::Failed)
+                    .fail("listed twice in one batch; it was refreshed once")
+            } else if self.too_late(invocation, slowest_chunk) {
+                TableSummary::new(table_id, RefreshOutcomeKind::Deferred)
+            } else {
+                self.run_table(table_id, invocation, &mut slowest_chunk)
+                    .await
+            };
+            info!(table_id = %summary.table, outcome = summary.outcome.as_str(),
+                refreshes = summary.refreshes, files = summary.totals.files,
+                inserted = summary.totals.inserted, updated = summary.totals.updated,
+                deleted = summary.totals.deleted, more_pending = summary.more_pending,
+                error = summary.error.as_deref().unwrap_or(""), "table done");
+            tables.push(summary);
+        }
+        Ok(BatchSummary {
+            failed: tables
+                .iter()
+                .filter(|t| t.outcome == RefreshOutcomeKind::Failed)
+                .count(),
+            refresh_cadence: batch.refresh_cadence,
+            batch: batch.batch,
+            tables,
+        })
+    }
+
+    /// Whether too little time is left to start a table or a chunk.
+    fn too_late(&self, invocation: &Invocation, slowest_chunk: Duration) -> bool {
+        let needed = self.settings.deadline_margin + slowest_chunk;
+        let left = (invocation.deadline - self.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        left < needed
+    }
+
+    async fn run_table(
+        &self,
+        table_id: &str,
+        invocation: &Invocation,
+        slowest_chunk: &mut Duration,
+    ) -> TableSummary {
+        let started = self.clock.now();
+        let mut summary = self
+            .refresh_table(table_id, invocation, slowest_chunk)
+            .await;
+        summary.duration_ms = (self.clock.now() - started)
+            .num_milliseconds()
+            .try_into()
+            .unwrap_or(0);
+        summary
+    }
+
+    async fn refresh_table(
+        &self,
+        table_id: &str,
+        invocation: &Invocation,
+        slowest_chunk: &mut Duration,
+    ) -> TableSummary {
+        let started = self.clock.now();
+        let config = match self.load_config(table_id).await {
+            Ok(config) => config,
+            Err((outcome, message)) => {
+                let summary = TableSummary::new(table_id, outcome);
+                let summary = if outcome == RefreshOutcomeKind::Failed {
+                    summary.fail(&message)
+                } else {
+                    summary
+                };
+                self.record_unleased(table_id, invocation, started, outcome, &message)
+                    .await;
+                return summary;
+            }
+        };
+        let expires_at = invocation.deadline
+            + chrono::Duration::from_std(self.settings.lease_slack)
+                .unwrap_or(chrono::Duration::zero());
+        let lease = match self
+            .tracker
+            .acquire(table_id, &invocation.request_id, started, expires_at)
+            .await
+        {
+            Ok(LeaseGrant::Acquired {
+                lease,
+                took_over_from,
+            }) => {
+                if let Some(previous) = took_over_from {
+                    warn!(table_id, previous_owner = %previous, token = lease.token,
+                        "took over an expired lease; its holder crashed or timed out");
+                }
+                lease
+            }
+            Ok(LeaseGrant::Busy { owner, expires_at }) => {
+                let message = format!("lease held by {owner} until {expires_at}");
+                info!(table_id, holder = %owner, %expires_at, "table busy; skipped");
+                self.record_unleased(
+                    table_id,
+                    invocation,
+                    started,
+                    RefreshOutcomeKind::Busy,
+                    &message,
+                )
+                .await;
+                return TableSummary::new(table_id, RefreshOutcomeKind::Busy);
+            }
+            Err(e) => {
+                return TableSummary::new(table_id, RefreshOutcomeKind::Failed)
+                    .fail(format!("could not take the table's lease: {e}"));
+            }
+        };
+
+        let mut summary = TableSummary::new(table_id, RefreshOutcomeKind::NoFiles);
+        let mut applied_here: HashSet<String> = HashSet::new();
+        let mut last: Option<RefreshRecord> = None;
+        let mut chunk_number = 0u32;
+        loop {
+            if chunk_number > 0 && self.too_late(invocation, *slowest_chunk) {
+                summary.more_pending = true;
+                break;
+            }
+            chunk_number += 1;
+            let chunk_started = self.clock.now();
+            let refresh_id = format!(
+                "{}-t{}-c{chunk_number}",
+                chunk_started.format("%Y%m%dT%H%M%SZ"),
+                lease.token
+            );
+            let chunk = self
+                .run_chunk(
+                    &config,
+                    &lease,
+                    &refresh_id,
+                    expires_at,
+                    &applied_here,
+                    &mut summary,
+                )
+                .await;
+            let elapsed = (self.clock.now() - chunk_started)
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            *slowest_chunk = (*slowest_chunk).max(elapsed);
+            let (done, error) = match chunk {
+                Chunk::Empty if last.is_some() => break,
+                Chunk::Empty => (Done::default(), None),
+                Chunk::Applied(done) => (done, None),
+                Chunk::SkippedBadFile { done, key } => {
+                    push_quarantined(&mut summary, key);
+                    (done, None)
+                }
+                Chunk::Failed {
+                    done,
+                    error,
+                    quarantined,
+                } => {
+                    if let Some(key) = quarantined {
+                        push_quarantined(&mut summary, key);
+                    }
+                    (done, Some(error))
+                }
+            };
+            let outcome = if error.is_some() {
+                RefreshOutcomeKind::Failed
+            } else if done.files.is_empty() && last.is_none() && summary.quarantined.is_empty() {
+                RefreshOutcomeKind::NoFiles
+            } else {
+                RefreshOutcomeKind::Completed
+            };
+            if !done.files.is_empty() {
+                summary.refreshes += 1;
+            }
+            summary.totals.add(&done.totals);
+            applied_here.extend(done.files.iter().cloned());
+            let now = self.clock.now();
+            let record = RefreshRecord {
+                table_id: table_id.to_owned(),
+                refresh_id,
+                owner: lease.owner.clone(),
+                started_at: chunk_started,
+                finished_at: now,
+                outcome,
+                error: error.clone(),
+                files: done.files,
+                totals: done.totals,
+                snapshot_version: done.snapshot_version,
+                expires_at: now + chrono_duration(self.settings.history_ttl),
+            };
+            if let Err(e) = self.tracker.record_refresh(Some(&lease), &record).await {
+                warn!(table_id, error = %e, "could not write the processing-history item");
+            }
+            summary.outcome = outcome;
+            last = Some(record);
+            if let Some(error) = error {
+                summary = summary.fail(error);
+                summary.more_pending = true;
+                break;
+            }
+            if outcome == RefreshOutcomeKind::NoFiles {
+                break;
+            }
+        }
+        if let Some(last) = &last
+            && let Err(e) = self.tracker.release(&lease, last).await
+        {
+            warn!(table_id, error = %e, "could not release the lease; it lapses at its expiry");
+        }
+        summary
+    }
+
+    /// The table's validated configuration, or the outcome and message to report.
+    async fn load_config(
+        &self,
+        table_id: &str,
+    ) -> Result<TableConfig, (RefreshOutcomeKind, String)> {
+        let failed = |message: String| (RefreshOutcomeKind::Failed, message);
+        let registered = match self.registry.table(table_id).await {
+            Ok(Some(registered)) => registered,
+            Ok(None) => {
+                return Err(failed(format!(
+                    "table {table_id} is not registered; fix: add it to the manifest and run `tributary config apply`"
+                )));
+            }
+            Err(e) => return Err(failed(format!("could not read the table registry: {e}"))),
+        };
+        if !registered.active {
+            return Err((
+                RefreshOutcomeKind::Inactive,
+                format!("table {table_id} is inactive"),
+            ));
+        }
+        let config = TableConfig::from_json(&registered.spec_json)
+            .map_err(|e| failed(format!("invalid configuration of {table_id}: {e}")))?;
+        if config.table_id() != table_id {
+            return Err(failed(format!(
+                "the configuration registered as {table_id} describes source {}; fix the manifest",
+                config.table_id()
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Records an outcome reached without a lease (busy, inactive, bad configuration).
+    async fn record_unleased(
+        &self,
+        table_id: &str,
+        invocation: &Invocation,
+        started: DateTime<Utc>,
+        outcome: RefreshOutcomeKind,
+        message: &str,
+    ) {
+        let now = self.clock.now();
+        let record = RefreshRecord {
+            table_id: table_id.to_owned(),
+            refresh_id: format!("{}-{}", started.format("%Y%m%dT%H%M%SZ"), outcome.as_str()),
+            owner: invocation.request_id.clone(),
+            started_at: started,
+            finished_at: now,
+            outcome,
+            error: Some(truncate(message)),
+            files: Vec::new(),
+            totals: RefreshTotals::default(),
+            snapshot_version: None,
+            expires_at: now + chrono_duration(self.settings.history_ttl),
+        };
+        if let Err(e) = self.tracker.record_refresh(None, &record).await {
+            warn!(table_id, error = %e, "could not write the processing-history item");
+        }
+    }
+
+    /// One bounded chunk of the table's backlog. Files applied earlier in this invocation are
+    /// ignored (the pending index may lag behind their marking).
+    async fn run_chunk(
+        &self,
+        config: &TableConfig,
+        lease: &Lease,
+        refresh_id: &str,
+        expires_at: DateTime<Utc>,
+        applied_here: &HashSet<String>,
+        summary: &mut TableSummary,
+    ) -> Chunk {
+        let table_id = lease.table_id.as_str();
+        let pending = match self
+            .backlog
+            .pending(table_id, self.settings.backlog_limit)
+            .await
+        {
+            Ok(pending) => pending,
+            Err(e) => return Chunk::failed(format!("could not read the pending files: {e}")),
+        };
+        let pending: Vec<BacklogFile> = pending
+            .into_iter()
+            .filter(|f| !applied_here.contains(&f.id))
+            .collect();
+        let Some(first) = pending.first() else {
+            return Chunk::Empty;
+        };
+        let lag = (self.clock.now() - first.landed_at).num_seconds();
+        summary.lag_seconds = Some(summary.lag_seconds.map_or(lag, |l| l.max(lag)));
+        if first.status == FileStatus::Quarantined {
+            return self.quarantined_head(config, lease, first).await;
+        }
+        let files: Vec<&BacklogFile> = pending
+            .iter()
+            .take_while(|f| f.status == FileStatus::Landed)
+            .collect();
+        let failure = match self
+            .apply(config, lease, &files, refresh_id, expires_at)
+            .await
+        {
+            Ok(done) => return Chunk::Applied(done),
+            Err(failure) => failure,
+        };
+        let bad = failure
+            .bad_file
+            .filter(|_| !failure.retryable)
+            .and_then(|index| Some((index, *files.get(index)?)));
+        let Some((index, bad)) = bad else {
+            return Chunk::failed(failure.error);
+        };
+        // Apply the good files before the bad one, then account for the bad one.
+        let mut done = Done::default();
+        if index > 0 {
+            let prefix_id = format!("{refresh_id}p");
+            match self
+                .apply(config, lease, &files[..index], &prefix_id, expires_at)
+                .await
+            {
+                Ok(prefix) => done = prefix,
+                Err(prefix_failure) => return Chunk::failed(prefix_failure.error),
+            }
+        }
+        self.bad_file(config, lease, bad, failure.error, done).await
+    }
+
+    /// Counts a failure of `file` with `error`; quarantines it after too many.
+    async fn bad_file(
+        &self,
+        config: &TableConfig,
+        lease: &Lease,
+        file: &BacklogFile,
+        error: String,
+        done: Done,
+    ) -> Chunk {
+        let error = truncate(&error);
+        let failures = if file.last_error.as_deref() == Some(error.as_str()) {
+            file.failures.saturating_add(1)
+        } else {
+            1
+        };
+        let quarantine = failures >= self.settings.quarantine_after;
+        let skip = quarantine && config.on_bad_file == OnBadFile::Skip;
+        let record = FileFailure {
+            file_id: file.id.clone(),
+            failures,
+            error: error.clone(),
+            status: if quarantine {
+                FileStatus::Quarantined
+            } else {
+                FileStatus::Landed
+            },
+            keep_pending: !skip,
+        };
+        if let Err(e) = self
+            .backlog
+            .record_failure(lease, &record, self.clock.now())
+            .await
+        {
+            return Chunk::Failed {
+                done,
+                error: format!("{error} (and recording the failure failed: {e})"),
+                quarantined: None,
+            };
+        }
+        if quarantine {
+            error!(table_id = %lease.table_id, key = %file.key, failures, error = %error,
+                skipped = skip, "quarantined a DMS file");
+        }
+        if skip {
+            return Chunk::SkippedBadFile {
+                done,
+                key: file.key.clone(),
+            };
+        }
+        let error = if quarantine {
+            format!(
+                "quarantined {} after {failures} failures: {error}; the table stops here (on_bad_file: stop) until the file is fixed and retried",
+                file.key
+            )
+        } else {
+            format!(
+                "{error} (failure {failures} of {} before quarantine)",
+                self.settings.quarantine_after
+            )
+        };
+        Chunk::Failed {
+            done,
+            error,
+            quarantined: quarantine.then(|| file.key.clone()),
+        }
+    }
+
+    /// The head of the backlog is a quarantined file: the table waits (stop) or sets it aside
+    /// (skip, e.g. after the configuration changed to skip).
+    async fn quarantined_head(
+        &self,
+        config: &TableConfig,
+        lease: &Lease,
+        file: &BacklogFile,
+    ) -> Chunk {
+        let error = file.last_error.clone().unwrap_or_default();
+        if config.on_bad_file == OnBadFile::Stop {
+            return Chunk::failed(format!(
+                "blocked by quarantined file {}: {error}; fix the file and run `tributary retry --file {}`, or set on_bad_file: skip",
+                file.key, file.key
+            ));
+        }
+        let record = FileFailure {
+            file_id: file.id.clone(),
+            failures: file.failures,
+            error,
+            status: FileStatus::Quarantined,
+            keep_pending: false,
+        };
+        match self
+            .backlog
+            .record_failure(lease, &record, self.clock.now())
+            .await
+        {
+            Ok(()) => Chunk::SkippedBadFile {
+                done: Done::default(),
+                key: file.key.clone(),
+            },
+            Err(e) => Chunk::failed(format!("could not set the quarantined file aside: {e}")),
+        }
+    }
+
+    /// Merges `files`, publishes the table and records the files: one refresh.
+    async fn apply(
+        &self,
+        config: &TableConfig,
+        lease: &Lease,
+        files: &[&BacklogFile],
+        refresh_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Done, Attempt> {
+        let table_id = lease.table_id.as_str();
+        let mut pending = Vec::with_capacity(files.len());
+        for (index, file) in files.iter().enumerate() {
+            let path = Path::parse(&file.key).map_err(|e| Attempt {
+                error: format!("staging key {:?} is not a valid object path: {e}", file.key),
+                retryable: false,
+                bad_file: Some(index),
+            })?;
+            pending.push(PendingFile {
+                id: file.id.clone(),
+                path,
+                kind: file.kind,
+                format: file.format,
+                order_key: file.order_key.clone(),
+            });
+        }
+        let guard = LeaseGuard {
+            tracker: &self.tracker,
+            lease,
+            expires_at,
+        };
+        let request = RefreshRequest {
+            config,
+            pending: &pending,
+            refresh_id,
+            now: self.clock.now(),
+            commit_guard: Some(&guard),
+        };
+        let outcome = engine::refresh(&self.stores, request)
+            .await
+            .map_err(|e| merge_failure(&e, files))?;
+        let mut totals = RefreshTotals::default();
+        if let Some(commit) = &outcome.commit {
+            info!(
+                table_id,
+                refresh_id,
+                version = commit.version,
+                partitions = commit.partitions_written.len(),
+                "committed a lake snapshot"
+            );
+            totals = RefreshTotals {
+                files: commit.applied_files.len() as u64,
+                inserted: outcome.counts.inserted,
+                updated: outcome.counts.updated,
+                deleted: outcome.counts.deleted,
+                ignored: outcome.counts.ignored + outcome.counts.superseded,
+                bytes_read: files.iter().map(|f| f.size.unwrap_or(0)).sum(),
+                bytes_written: outcome.io.bytes_written,
+                partitions_rewritten: (commit.partitions_written.len()
+                    + commit.partitions_dropped.len()) as u64,
+            };
+        }
+        if !outcome.already_applied.is_empty() {
+            info!(
+                table_id,
+                refresh_id,
+                files = outcome.already_applied.len(),
+                "files were already in the lake snapshot (an earlier run committed them); publishing and recording them"
+            );
+        }
+        let publish_failed = |e: publisher::PublishError| Attempt {
+            retryable: e.is_retryable(),
+            error: format!("publishing to the catalog failed: {e}"),
+            bad_file: None,
+        };
+        let report = if outcome.snapshot.version > 0 {
+            publisher::publish(
+                &self.catalog,
+                config,
+                &outcome.snapshot,
+                &self.settings.lake_url,
+            )
+            .await
+            .map_err(publish_failed)?
+        } else {
+            publisher::PublishReport::default()
+        };
+        let mut applied: Vec<String> = outcome
+            .commit
+            .as_ref()
+            .map(|c| c.applied_files.clone())
+            .unwrap_or_default();
+        applied.extend(outcome.already_applied.iter().cloned());
+        let now = self.clock.now();
+        self.backlog
+            .mark_processed(
+                lease,
+                &applied,
+                refresh_id,
+                now,
+                now + chrono_duration(self.settings.processed_file_ttl),
+            )
+            .await
+            .map_err(|e| store_failure("recording the processed files", &e))?;
+        if outcome.snapshot.version > 0 {
+            let policy = GarbagePolicy {
+                catalog_locations: &report.catalog_locations,
+                now,
+                grace: self.settings.gc_grace,
+            };
+            match collect_garbage(
+                &*self.stores.lake,
+                &config.location,
+                &outcome.snapshot,
+                policy,
+            )
+            .await
+            {
+                Ok(gc) if gc.objects_deleted > 0 => {
+                    info!(
+                        table_id,
+                        folders = gc.folders_deleted,
+                        objects = gc.objects_deleted,
+                        bytes = gc.bytes_deleted,
+                        snapshots = gc.snapshots_deleted,
+                        "garbage-collected unreferenced lake objects"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(table_id, error = %e, "garbage collection failed; it is retried next refresh")
+                }
+            }
+        }
+        Ok(Done {
+            totals,
+            files: applied,
+            snapshot_version: (outcome.snapshot.version > 0).then_some(outcome.snapshot.version),
+        })
+    }
+}
+
+fn merge_failure(error: &MergeError, files: &[&BacklogFile]) -> Attempt {
+    let bad_file = error
+        .bad_file()
+        .and_then(|path| files.iter().position(|f| f.key == path));
+    Attempt {
+        error: error.to_string(),
+        retryable: error.is_retryable(),
+        bad_file,
+    }
+}
+
+fn store_failure(doing: &str, error: &StoreError) -> Attempt {
+    Attempt {
+        error: format!("{doing} failed: {error}"),
+        retryable: error.is_retryable(),
+        bad_file: None,
+    }
+}
+
+fn push_quarantined(summary: &mut TableSummary, key: String) {
+    if summary.quarantined.len() < MAX_LISTED_QUARANTINED {
+        summary.quarantined.push(key);
+    }
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// `text` cut to [`MAX_ERROR_CHARS`] characters.
+fn truncate(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[path = "processor_test.rs"]
+mod tests;
