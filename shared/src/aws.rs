@@ -27,3 +27,8 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
         aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
     aws_sdk_s3::Client::from_conf(builder.build())
 }
+
+/// A Glue (Data Catalog) client.
+pub fn glue_client(config: &SdkConfig) -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::new(config)
+}

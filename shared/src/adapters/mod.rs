@@ -2,3 +2,5 @@
 
 pub mod dynamodb;
 pub mod dynamodb_file_tracker;
+pub mod glue_catalog;
+pub mod s3_object_store;
