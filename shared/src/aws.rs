@@ -2,9 +2,18 @@
 //! `AWS_REGION`/`AWS_DEFAULT_REGION` and the standard credential chain, so the same code talks to
 //! the local emulator and to AWS.
 
+use std::sync::Arc;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::AwsSettings;
+use crate::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
+use crate::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
+use crate::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use crate::adapters::glue_catalog::GlueCatalog;
+use crate::adapters::s3_object_store::s3_object_store;
+use crate::config::{AwsSettings, ProcessorConfig};
+use crate::lake::engine::LakeStores;
+use crate::processor::{Clock, Processor};
 
 /// Loads the SDK configuration once; build every client from the result.
 pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
@@ -31,4 +40,35 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
 /// A Glue (Data Catalog) client.
 pub fn glue_client(config: &SdkConfig) -> aws_sdk_glue::Client {
     aws_sdk_glue::Client::new(config)
+}
+
+/// The processor wired to AWS: DynamoDB registry, processing tracker and file tracker, the Glue
+/// catalog, and the staging and lake buckets through object_store.
+pub type AwsProcessor = Processor<
+    DynamoDbTableRegistry,
+    DynamoDbProcessingTracker,
+    DynamoDbFileTracker,
+    GlueCatalog,
+>;
+
+/// Builds the processor from its configuration and one SDK configuration; `clock` is the
+/// system clock except in tests.
+pub fn processor(
+    config: &ProcessorConfig,
+    sdk: &SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<AwsProcessor, object_store::Error> {
+    let dynamodb = dynamodb_client(sdk);
+    let stores = LakeStores {
+        staging: s3_object_store(sdk, &config.staging_bucket)?,
+        lake: s3_object_store(sdk, &config.lake_bucket)?,
+    };
+    let ports = (
+        DynamoDbTableRegistry::new(dynamodb.clone(), &config.config_table),
+        DynamoDbProcessingTracker::new(dynamodb.clone(), &config.processing_table),
+        DynamoDbFileTracker::new(dynamodb, &config.file_tracker_table)
+            .with_lease_table(&config.processing_table),
+        GlueCatalog::new(glue_client(sdk)),
+    );
+    Ok(Processor::new(config.settings.clone(), stores, ports, clock))
 }

@@ -4,6 +4,8 @@
 //! Every test creates its own uniquely named resources, so tests run in parallel against one
 //! emulator without seeing each other's data.
 
+pub mod pipeline;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -456,4 +458,52 @@ pub fn sqs_event_from(messages: &[aws_sdk_sqs::types::Message]) -> serde_json::V
         })
         .collect();
     sqs_batch(&pairs)
+}
+
+/// A Parquet file with one column per `(name, Hive type, values)`, values written as text and
+/// cast to the type ("NULL" is null), as a DMS Parquet file would carry them.
+pub fn parquet_file(columns: &[(&str, &str, &[&str])]) -> Vec<u8> {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (name, hive_type, values) in columns {
+        let data_type = tributary_shared::lake::table_config::parse_hive_type(hive_type)
+            .expect("a Hive type");
+        let text: StringArray = values
+            .iter()
+            .map(|v| (*v != "NULL").then_some(*v))
+            .collect();
+        arrays.push(arrow::compute::cast(&text, &data_type).expect("cast test values"));
+        fields.push(Field::new(*name, data_type, true));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("a batch");
+    let mut out = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None)
+        .expect("a Parquet writer");
+    writer.write(&batch).expect("write a batch");
+    writer.close().expect("close the writer");
+    out
+}
+
+/// Runs `code` with the project venv's Python (`$VENV`, default `<repo>/.venv`) and returns its
+/// stdout; panics with its stderr when it fails.
+pub fn python(code: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = std::env::var("VENV").unwrap_or_else(|_| ".venv".to_owned());
+    let python = root.join(venv).join("bin/python");
+    let output = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(code)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", python.display()));
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

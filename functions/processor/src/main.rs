@@ -1,7 +1,36 @@
-//! processor Lambda — not built yet. It fails at start-up with this message, so a deployment can
-//! never mistake it for a working function.
+//! processor Lambda: refreshes each table of one Step Functions Map item (a batch of table ids)
+//! and publishes the results to the Glue catalog. Returns a summary per table; only an unusable
+//! input fails the invocation.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("the processor is not implemented yet");
-    std::process::ExitCode::FAILURE
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use tributary_shared::config::ProcessorConfig;
+use tributary_shared::processor::{Invocation, SystemClock};
+use tributary_shared::{aws, metrics, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = ProcessorConfig::from_env()?;
+    telemetry::init_json_logs(config.log_level);
+    let sdk = aws::load_sdk_config(&config.aws).await;
+    let processor = &aws::processor(&config, &sdk, Arc::new(SystemClock))?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let invocation = Invocation {
+            deadline: DateTime::<Utc>::from(event.context.deadline()),
+            request_id: event.context.request_id,
+        };
+        let summary = processor
+            .handle(&event.payload, &invocation)
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: e.kind().to_owned(),
+                error_message: e.to_string(),
+            })?;
+        metrics::emit(&summary);
+        Ok::<_, Diagnostic>(summary)
+    }))
+    .await
 }

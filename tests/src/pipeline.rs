@@ -1,0 +1,403 @@
+//! A whole Tributary pipeline on the local AWS emulator: staging and lake buckets, the three
+//! DynamoDB tables, a Glue database, the file-manager service and the processor wired exactly as
+//! the Lambda functions wire them (`aws::processor`), with a controlled clock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::async_reader::ParquetObjectReader;
+use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
+use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::adapters::glue_catalog::GlueCatalog;
+use tributary_shared::adapters::s3_object_store::s3_object_store;
+use tributary_shared::aws::{self, AwsProcessor};
+use tributary_shared::catalog::{Catalog, CatalogPartition, TableDefinition};
+use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::config::{ProcessorConfig, vars};
+use tributary_shared::dms_layout::StagingLayout;
+use tributary_shared::file_manager::FileManager;
+use tributary_shared::file_tracker::FileBacklog;
+use tributary_shared::processing_tracker::ProcessingTracker;
+use tributary_shared::processor::{BatchSummary, Clock, Invocation, Processor};
+use tributary_shared::table_registry::TableRegistry;
+use tributary_shared::table_registry::RegisteredTable;
+
+use crate::{LocalAws, s3_notification, unique_name};
+
+/// The DMS bucket folder the pipeline's layout expects.
+pub const DMS_FOLDER: &str = "dms";
+/// The cadence tables are registered with.
+pub const CADENCE: &str = "10min";
+
+/// A clock tests move by hand.
+#[derive(Debug)]
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    /// A clock at the current time.
+    pub fn new() -> Arc<TestClock> {
+        Arc::new(TestClock(Mutex::new(Utc::now())))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().expect("clock lock");
+        *now += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// One pipeline with its own resources.
+pub struct Pipeline {
+    /// The emulator.
+    pub aws: LocalAws,
+    /// The processor configuration (as the function would read it).
+    pub config: ProcessorConfig,
+    /// The Glue database tables are published to.
+    pub database: String,
+    /// The clock every processor of this pipeline uses.
+    pub clock: Arc<TestClock>,
+    file_manager: FileManager<DynamoDbFileTracker>,
+    invocations: Mutex<u32>,
+}
+
+impl Pipeline {
+    /// Creates the buckets, tables and database names of a fresh pipeline; `settings` overrides
+    /// processor environment variables.
+    pub async fn new(settings: &[(&str, &str)]) -> Pipeline {
+        let aws = LocalAws::connect().await;
+        let staging = unique_name("staging");
+        let lake = unique_name("lake");
+        for bucket in [&staging, &lake] {
+            aws.s3()
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .expect("create bucket");
+        }
+        let dynamodb = aws.dynamodb();
+        let tracker = unique_name("files");
+        let processing = unique_name("processing");
+        let registry = unique_name("config");
+        DynamoDbFileTracker::create_table(&dynamodb, &tracker)
+            .await
+            .expect("create file tracker");
+        DynamoDbProcessingTracker::create_table(&dynamodb, &processing)
+            .await
+            .expect("create processing tracker");
+        DynamoDbTableRegistry::create_table(&dynamodb, &registry)
+            .await
+            .expect("create registry");
+        let mut env: HashMap<String, String> = HashMap::from([
+            (vars::FILE_TRACKER_TABLE.into(), tracker.clone()),
+            (vars::PROCESSING_TABLE.into(), processing),
+            (vars::CONFIG_TABLE.into(), registry),
+            (vars::STAGING_BUCKET.into(), staging.clone()),
+            (vars::LAKE_BUCKET.into(), lake),
+        ]);
+        for (name, value) in settings {
+            env.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let config =
+            ProcessorConfig::from_lookup(|name| env.get(name).cloned()).expect("valid config");
+        let layout = StagingLayout::new(staging, DMS_FOLDER, None).expect("valid layout");
+        let file_manager = FileManager::new(layout, DynamoDbFileTracker::new(dynamodb, tracker), 8);
+        Pipeline {
+            aws,
+            config,
+            database: unique_name("lake").replace('-', "_"),
+            clock: TestClock::new(),
+            file_manager,
+            invocations: Mutex::new(0),
+        }
+    }
+
+    /// Registers a table: `spec` is a TableSpec JSON whose target database is replaced by the
+    /// pipeline's.
+    pub async fn register(&self, spec: &serde_json::Value, active: bool) {
+        let mut spec = spec.clone();
+        spec["target"]["database"] = serde_json::Value::String(self.database.clone());
+        let table_id = format!(
+            "{}.{}",
+            spec["source"]["schema"].as_str().unwrap_or_default(),
+            spec["source"]["table"].as_str().unwrap_or_default()
+        );
+        self.registry()
+            .put_table(&RegisteredTable {
+                table_id,
+                refresh_cadence: CADENCE.to_owned(),
+                active,
+                spec_json: spec.to_string(),
+            })
+            .await
+            .expect("register table");
+    }
+
+    /// Uploads a DMS file for `schema.table` named `name` and delivers its S3 notification to
+    /// the file-manager service, as the deployed route would.
+    pub async fn stage(&self, table_id: &str, name: &str, contents: impl Into<Vec<u8>>) {
+        let key = format!("{DMS_FOLDER}/{}/{name}", table_id.replacen('.', "/", 1));
+        let body: Vec<u8> = contents.into();
+        let size = body.len() as u64;
+        let put = self
+            .aws
+            .s3()
+            .put_object()
+            .bucket(&self.config.staging_bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("stage object");
+        let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        self.file_manager
+            .handle(&s3_notification(
+                &self.config.staging_bucket,
+                &key,
+                &etag,
+                size,
+            ))
+            .await
+            .expect("record landed file");
+    }
+
+    /// A processor wired like the Lambda function's, on this pipeline's clock.
+    pub fn processor(&self) -> AwsProcessor {
+        aws::processor(&self.config, &self.aws.sdk, self.clock.clone()).expect("processor")
+    }
+
+    /// A fresh invocation with 15 minutes before its deadline.
+    pub fn invocation(&self) -> Invocation {
+        let mut count = self.invocations.lock().expect("invocation counter");
+        *count += 1;
+        Invocation {
+            request_id: format!("request-{count}"),
+            deadline: self.clock.now() + Duration::minutes(15),
+        }
+    }
+
+    /// Runs one processor invocation over `tables`.
+    pub async fn run(&self, tables: &[&str]) -> BatchSummary {
+        self.run_with(&self.processor(), tables).await
+    }
+
+    /// Runs one invocation of `processor` (the real one, or one wired to fault-injecting ports)
+    /// over `tables`.
+    pub async fn run_with<R, T, B, C>(
+        &self,
+        processor: &Processor<R, T, B, C>,
+        tables: &[&str],
+    ) -> BatchSummary
+    where
+        R: TableRegistry,
+        T: ProcessingTracker,
+        B: FileBacklog,
+        C: Catalog,
+    {
+        let input = serde_json::json!({"refresh_cadence": CADENCE, "batch": 0, "tables": tables});
+        processor
+            .handle(&input, &self.invocation())
+            .await
+            .expect("the invocation runs")
+    }
+
+    /// The processor's ports, wired as `aws::processor` wires them: registry, processing tracker,
+    /// file tracker (fenced by the processing tracker's leases), Glue catalog.
+    pub fn ports(
+        &self,
+    ) -> (
+        DynamoDbTableRegistry,
+        DynamoDbProcessingTracker,
+        DynamoDbFileTracker,
+        GlueCatalog,
+    ) {
+        (
+            self.registry(),
+            self.processing(),
+            DynamoDbFileTracker::new(self.aws.dynamodb(), &self.config.file_tracker_table)
+                .with_lease_table(&self.config.processing_table),
+            self.catalog(),
+        )
+    }
+
+    /// The staging and lake buckets through object_store.
+    pub fn stores(&self) -> LakeStores {
+        LakeStores {
+            staging: self.staging_store(),
+            lake: self.lake_store(),
+        }
+    }
+
+    /// The Glue partitions of table `name`.
+    pub async fn catalog_partitions(&self, name: &str) -> Vec<CatalogPartition> {
+        let table = self.glue_table(name).await.expect("the Glue table");
+        let mut partitions = self
+            .catalog()
+            .partitions(&table)
+            .await
+            .expect("read the Glue partitions");
+        partitions.sort();
+        partitions
+    }
+
+    /// Copies the Parquet files of every partition the Glue table `name` points to into `dir`, in
+    /// Hive layout (`key=value/…`), for engines that read local files.
+    pub async fn export_partitions(&self, name: &str, dir: &std::path::Path) {
+        let table = self.glue_table(name).await.expect("the Glue table");
+        let store = self.lake_store();
+        let prefix = format!("s3://{}/", self.config.lake_bucket);
+        for partition in self.catalog_partitions(name).await {
+            let hive_path: Vec<String> = table
+                .partition_keys
+                .iter()
+                .zip(&partition.values)
+                .map(|(k, v)| format!("{}={v}", k.name))
+                .collect();
+            let target = dir.join(hive_path.join("/"));
+            std::fs::create_dir_all(&target).expect("create export folder");
+            let folder = partition
+                .location
+                .strip_prefix(&prefix)
+                .expect("location in the lake bucket")
+                .trim_end_matches('/');
+            let objects: Vec<_> = store
+                .list(Some(&Path::from(folder)))
+                .try_collect()
+                .await
+                .expect("list a partition");
+            for object in objects {
+                let bytes = store
+                    .get(&object.location)
+                    .await
+                    .expect("get a file")
+                    .bytes()
+                    .await
+                    .expect("read a file");
+                let name = object.location.filename().unwrap_or("part.parquet");
+                std::fs::write(target.join(name), bytes).expect("write an exported file");
+            }
+        }
+    }
+
+    /// The table registry.
+    pub fn registry(&self) -> DynamoDbTableRegistry {
+        DynamoDbTableRegistry::new(self.aws.dynamodb(), &self.config.config_table)
+    }
+
+    /// The processing tracker.
+    pub fn processing(&self) -> DynamoDbProcessingTracker {
+        DynamoDbProcessingTracker::new(self.aws.dynamodb(), &self.config.processing_table)
+    }
+
+    /// The Glue catalog.
+    pub fn catalog(&self) -> GlueCatalog {
+        GlueCatalog::new(aws::glue_client(&self.aws.sdk))
+    }
+
+    /// The lake bucket through object_store.
+    pub fn lake_store(&self) -> Arc<dyn ObjectStore> {
+        s3_object_store(&self.aws.sdk, &self.config.lake_bucket).expect("lake store")
+    }
+
+    /// The staging bucket through object_store.
+    pub fn staging_store(&self) -> Arc<dyn ObjectStore> {
+        s3_object_store(&self.aws.sdk, &self.config.staging_bucket).expect("staging store")
+    }
+
+    /// The Glue table `name` of the pipeline's database.
+    pub async fn glue_table(&self, name: &str) -> Option<TableDefinition> {
+        self.catalog()
+            .table(&self.database, name)
+            .await
+            .expect("read the Glue table")
+    }
+
+    /// Every row of the Glue table `name`, read the way a query engine reads it: the table's (or
+    /// each partition's) location from Glue, every Parquet file under it, partition values from
+    /// Glue. Rows are `column=value` lists sorted by column name; the list is sorted.
+    pub async fn lake_rows(&self, name: &str) -> Vec<String> {
+        let Some(table) = self.glue_table(name).await else {
+            return Vec::new();
+        };
+        let locations: Vec<(String, Vec<(String, String)>)> = if table.partition_keys.is_empty() {
+            vec![(table.location.clone(), Vec::new())]
+        } else {
+            self.catalog()
+                .partitions(&table)
+                .await
+                .expect("read the Glue partitions")
+                .into_iter()
+                .map(|p| {
+                    let values = table
+                        .partition_keys
+                        .iter()
+                        .map(|k| k.name.clone())
+                        .zip(p.values)
+                        .collect();
+                    (p.location, values)
+                })
+                .collect()
+        };
+        let store = self.lake_store();
+        let prefix = format!("s3://{}/", self.config.lake_bucket);
+        let mut rows = Vec::new();
+        for (location, partition) in locations {
+            let folder = location
+                .strip_prefix(&prefix)
+                .expect("location in the lake bucket")
+                .trim_end_matches('/');
+            let objects: Vec<_> = store
+                .list(Some(&Path::from(folder)))
+                .try_collect()
+                .await
+                .expect("list a partition");
+            for object in objects {
+                let reader = ParquetObjectReader::new(store.clone(), object.location.clone())
+                    .with_file_size(object.size);
+                let stream = ParquetRecordBatchStreamBuilder::new(reader)
+                    .await
+                    .expect("a Parquet file")
+                    .build()
+                    .expect("a reader");
+                let batches: Vec<_> = stream.try_collect().await.expect("read a Parquet file");
+                for batch in batches {
+                    let options = FormatOptions::default().with_null("NULL");
+                    let formatters: Vec<_> = batch
+                        .columns()
+                        .iter()
+                        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("format"))
+                        .collect();
+                    let schema = batch.schema();
+                    for row in 0..batch.num_rows() {
+                        let mut cells: BTreeMap<String, String> = partition.iter().cloned().collect();
+                        for (field, formatter) in schema.fields().iter().zip(&formatters) {
+                            cells.insert(field.name().clone(), formatter.value(row).to_string());
+                        }
+                        rows.push(
+                            cells
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                    }
+                }
+            }
+        }
+        rows.sort();
+        rows
+    }
+}
