@@ -2,3 +2,5 @@
 
 pub mod dynamodb;
 pub mod dynamodb_file_tracker;
+pub mod dynamodb_processing_tracker;
+pub mod dynamodb_table_registry;
