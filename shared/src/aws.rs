@@ -44,12 +44,8 @@ pub fn glue_client(config: &SdkConfig) -> aws_sdk_glue::Client {
 
 /// The processor wired to AWS: DynamoDB registry, processing tracker and file tracker, the Glue
 /// catalog, and the staging and lake buckets through object_store.
-pub type AwsProcessor = Processor<
-    DynamoDbTableRegistry,
-    DynamoDbProcessingTracker,
-    DynamoDbFileTracker,
-    GlueCatalog,
->;
+pub type AwsProcessor =
+    Processor<DynamoDbTableRegistry, DynamoDbProcessingTracker, DynamoDbFileTracker, GlueCatalog>;
 
 /// Builds the processor from its configuration and one SDK configuration; `clock` is the
 /// system clock except in tests.
@@ -70,5 +66,10 @@ pub fn processor(
             .with_lease_table(&config.processing_table),
         GlueCatalog::new(glue_client(sdk)),
     );
-    Ok(Processor::new(config.settings.clone(), stores, ports, clock))
+    Ok(Processor::new(
+        config.settings.clone(),
+        stores,
+        ports,
+        clock,
+    ))
 }

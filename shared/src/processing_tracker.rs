@@ -76,6 +76,20 @@ impl RefreshOutcomeKind {
             RefreshOutcomeKind::Inactive => "inactive",
         }
     }
+
+    /// The outcome whose stored name ([`RefreshOutcomeKind::as_str`]) is `name`.
+    pub fn from_name(name: &str) -> Option<RefreshOutcomeKind> {
+        [
+            RefreshOutcomeKind::Completed,
+            RefreshOutcomeKind::NoFiles,
+            RefreshOutcomeKind::Busy,
+            RefreshOutcomeKind::Failed,
+            RefreshOutcomeKind::Deferred,
+            RefreshOutcomeKind::Inactive,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
 }
 
 /// Row and byte counts of a refresh.
@@ -175,3 +189,7 @@ pub trait ProcessingTracker: Send + Sync {
         last: &RefreshRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+#[cfg(test)]
+#[path = "processing_tracker_test.rs"]
+mod tests;

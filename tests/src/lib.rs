@@ -471,8 +471,8 @@ pub fn parquet_file(columns: &[(&str, &str, &[&str])]) -> Vec<u8> {
     let mut fields = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     for (name, hive_type, values) in columns {
-        let data_type = tributary_shared::lake::table_config::parse_hive_type(hive_type)
-            .expect("a Hive type");
+        let data_type =
+            tributary_shared::lake::table_config::parse_hive_type(hive_type).expect("a Hive type");
         let text: StringArray = values
             .iter()
             .map(|v| (*v != "NULL").then_some(*v))

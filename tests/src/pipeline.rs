@@ -8,10 +8,9 @@ use std::sync::{Arc, Mutex};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use object_store::path::Path;
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::arrow::async_reader::ParquetObjectReader;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
@@ -19,15 +18,15 @@ use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::adapters::s3_object_store::s3_object_store;
 use tributary_shared::aws::{self, AwsProcessor};
 use tributary_shared::catalog::{Catalog, CatalogPartition, TableDefinition};
-use tributary_shared::lake::engine::LakeStores;
 use tributary_shared::config::{ProcessorConfig, vars};
 use tributary_shared::dms_layout::StagingLayout;
 use tributary_shared::file_manager::FileManager;
 use tributary_shared::file_tracker::FileBacklog;
+use tributary_shared::lake::engine::LakeStores;
 use tributary_shared::processing_tracker::ProcessingTracker;
 use tributary_shared::processor::{BatchSummary, Clock, Invocation, Processor};
-use tributary_shared::table_registry::TableRegistry;
 use tributary_shared::table_registry::RegisteredTable;
+use tributary_shared::table_registry::TableRegistry;
 
 use crate::{LocalAws, s3_notification, unique_name};
 
@@ -365,14 +364,19 @@ impl Pipeline {
                 .await
                 .expect("list a partition");
             for object in objects {
-                let reader = ParquetObjectReader::new(store.clone(), object.location.clone())
-                    .with_file_size(object.size);
-                let stream = ParquetRecordBatchStreamBuilder::new(reader)
+                let bytes = store
+                    .get(&object.location)
                     .await
+                    .expect("get a Parquet file")
+                    .bytes()
+                    .await
+                    .expect("read a Parquet file");
+                let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(bytes)
                     .expect("a Parquet file")
                     .build()
-                    .expect("a reader");
-                let batches: Vec<_> = stream.try_collect().await.expect("read a Parquet file");
+                    .expect("a reader")
+                    .collect::<Result<_, _>>()
+                    .expect("decode a Parquet file");
                 for batch in batches {
                     let options = FormatOptions::default().with_null("NULL");
                     let formatters: Vec<_> = batch
@@ -382,7 +386,8 @@ impl Pipeline {
                         .collect();
                     let schema = batch.schema();
                     for row in 0..batch.num_rows() {
-                        let mut cells: BTreeMap<String, String> = partition.iter().cloned().collect();
+                        let mut cells: BTreeMap<String, String> =
+                            partition.iter().cloned().collect();
                         for (field, formatter) in schema.fields().iter().zip(&formatters) {
                             cells.insert(field.name().clone(), formatter.value(row).to_string());
                         }

@@ -72,7 +72,9 @@ const FULL_LOAD: &str = "1,eu,10.00,2024-01-01 00:00:01\n\
 
 async fn loaded_pipeline() -> Pipeline {
     let pipeline = Pipeline::new(&[]).await;
-    pipeline.register(&orders_spec("orders", "stop"), true).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
     pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
     pipeline
 }
@@ -81,7 +83,11 @@ async fn loaded_pipeline() -> Pipeline {
 async fn first_full_load_publishes_the_table_its_partitions_and_records_everything() {
     let pipeline = loaded_pipeline().await;
     pipeline
-        .stage(ORDERS, "LOAD00000002.csv", "4,apac,40.00,2024-01-01 00:00:01\n")
+        .stage(
+            ORDERS,
+            "LOAD00000002.csv",
+            "4,apac,40.00,2024-01-01 00:00:01\n",
+        )
         .await;
     let summary = pipeline.run(&[ORDERS]).await;
     let orders = table(&summary, ORDERS);
@@ -107,11 +113,22 @@ async fn first_full_load_publishes_the_table_its_partitions_and_records_everythi
             .iter()
             .map(|c| format!("{} {}", c.name, c.hive_type))
             .collect::<Vec<_>>(),
-        ["id bigint", "amount decimal(10,2)", "ts timestamp", "cdc_order string"]
+        [
+            "id bigint",
+            "amount decimal(10,2)",
+            "ts timestamp",
+            "cdc_order string"
+        ]
     );
-    assert_eq!(glue.parameters.get("classification").map(String::as_str), Some("parquet"));
+    assert_eq!(
+        glue.parameters.get("classification").map(String::as_str),
+        Some("parquet")
+    );
 
-    let items = pipeline.aws.tracker_items(&pipeline.config.file_tracker_table).await;
+    let items = pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await;
     assert_eq!(items.len(), 2);
     for item in &items {
         assert_eq!(string_attr(item, "status"), FileStatus::Processed.as_str());
@@ -124,7 +141,11 @@ async fn first_full_load_publishes_the_table_its_partitions_and_records_everythi
             .await
             .is_empty()
     );
-    let history = pipeline.processing().history(ORDERS).await.expect("history");
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
     let completed: Vec<_> = history
         .iter()
         .filter(|r| r.outcome == RefreshOutcomeKind::Completed)
@@ -157,7 +178,11 @@ async fn incremental_refresh_applies_updates_deletes_and_partition_moves() {
     let summary = pipeline.run(&[ORDERS]).await;
     let orders = table(&summary, ORDERS);
     assert_eq!(
-        (orders.totals.inserted, orders.totals.updated, orders.totals.deleted),
+        (
+            orders.totals.inserted,
+            orders.totals.updated,
+            orders.totals.deleted
+        ),
         (1, 1, 1),
         "{orders:?}"
     );
@@ -180,13 +205,24 @@ async fn two_processors_racing_on_one_table_one_refreshes_the_other_reports_busy
     );
     let mut outcomes = vec![table(&a, ORDERS).outcome, table(&b, ORDERS).outcome];
     outcomes.sort_by_key(|o| o.as_str());
-    assert_eq!(outcomes, [RefreshOutcomeKind::Busy, RefreshOutcomeKind::Completed]);
+    assert_eq!(
+        outcomes,
+        [RefreshOutcomeKind::Busy, RefreshOutcomeKind::Completed]
+    );
     assert_eq!(
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
     );
-    let history = pipeline.processing().history(ORDERS).await.expect("history");
-    assert!(history.iter().any(|r| r.outcome == RefreshOutcomeKind::Busy));
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|r| r.outcome == RefreshOutcomeKind::Busy)
+    );
 }
 
 #[tokio::test]
@@ -195,7 +231,12 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
     let now = pipeline.clock.now();
     let grant = pipeline
         .processing()
-        .acquire(ORDERS, "crashed-invocation", now, now + Duration::minutes(5))
+        .acquire(
+            ORDERS,
+            "crashed-invocation",
+            now,
+            now + Duration::minutes(5),
+        )
         .await
         .expect("acquire");
     assert!(matches!(grant, LeaseGrant::Acquired { .. }));
@@ -226,13 +267,21 @@ async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
     let takeover = async move {
         competitor.clock.advance(Duration::minutes(20));
         let summary = competitor.run(&[ORDERS]).await;
-        assert_eq!(table(&summary, ORDERS).outcome, RefreshOutcomeKind::Completed);
+        assert_eq!(
+            table(&summary, ORDERS).outcome,
+            RefreshOutcomeKind::Completed
+        );
     };
     let (registry, tracker, backlog, catalog) = pipeline.ports();
     let stale = Processor::new(
         pipeline.config.settings.clone(),
         pipeline.stores(),
-        (registry, tracker, StallingBacklog::new(backlog, takeover), catalog),
+        (
+            registry,
+            tracker,
+            StallingBacklog::new(backlog, takeover),
+            catalog,
+        ),
         pipeline.clock.clone(),
     );
     let summary = pipeline.run_with(&stale, &[ORDERS]).await;
@@ -258,8 +307,15 @@ async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
         .expect("state")
         .expect("a state item");
     assert_eq!(state.fencing_token, 2);
-    assert_eq!(state.lease_owner, None, "the stale holder did not release the new lease");
-    let history = pipeline.processing().history(ORDERS).await.expect("history");
+    assert_eq!(
+        state.lease_owner, None,
+        "the stale holder did not release the new lease"
+    );
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
     assert!(
         history.iter().all(|r| r.owner != "request-1"),
         "the stale holder could not write history: {history:?}"
@@ -323,28 +379,50 @@ impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
 async fn a_bad_file_fails_its_table_only_keeps_earlier_files_and_is_quarantined_after_three_failures()
  {
     let pipeline = Pipeline::new(&[]).await;
-    pipeline.register(&orders_spec("orders", "stop"), true).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
     pipeline.register(&orders_spec("items", "stop"), true).await;
     pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
     pipeline
-        .stage(ORDERS, "20240102-000000000.csv", "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240102-000000000.csv",
+            "I,7,eu,70.00,2024-01-02 00:00:01\n",
+        )
         .await;
     pipeline
-        .stage(ORDERS, "20240103-000000000.csv", "I,8,eu,not-a-number,2024-01-03 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240103-000000000.csv",
+            "I,8,eu,not-a-number,2024-01-03 00:00:01\n",
+        )
         .await;
     pipeline
-        .stage(ORDERS, "20240104-000000000.csv", "I,9,eu,90.00,2024-01-04 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240104-000000000.csv",
+            "I,9,eu,90.00,2024-01-04 00:00:01\n",
+        )
         .await;
-    pipeline.stage("sales.items", "LOAD00000001.csv", FULL_LOAD).await;
+    pipeline
+        .stage("sales.items", "LOAD00000001.csv", FULL_LOAD)
+        .await;
 
     let first = pipeline.run(&[ORDERS, "sales.items"]).await;
     let orders = table(&first, ORDERS);
     assert_eq!(orders.outcome, RefreshOutcomeKind::Failed);
     let error = orders.error.as_deref().unwrap_or_default();
     assert!(error.contains("20240103-000000000.csv"), "{error}");
-    assert!(error.contains("amount"), "the error names the column: {error}");
+    assert!(
+        error.contains("amount"),
+        "the error names the column: {error}"
+    );
     assert_eq!(first.failed, 1);
-    assert_eq!(table(&first, "sales.items").outcome, RefreshOutcomeKind::Completed);
+    assert_eq!(
+        table(&first, "sales.items").outcome,
+        RefreshOutcomeKind::Completed
+    );
     assert_eq!(pipeline.lake_rows("items").await.len(), 3);
     // The files before the bad one are applied; the bad one and later ones are not.
     assert_eq!(
@@ -358,26 +436,43 @@ async fn a_bad_file_fails_its_table_only_keeps_earlier_files_and_is_quarantined_
     let blocked = pipeline.run(&[ORDERS]).await;
     let error = table(&blocked, ORDERS).error.clone().unwrap_or_default();
     assert!(error.contains("blocked by quarantined file"), "{error}");
-    let items = pipeline.aws.tracker_items(&pipeline.config.file_tracker_table).await;
+    let items = pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await;
     let bad = items
         .iter()
         .find(|i| string_attr(i, "key").ends_with("20240103-000000000.csv"))
         .expect("the bad file's item");
     assert_eq!(string_attr(bad, "status"), "quarantined");
     assert!(string_attr(bad, "last_error").contains("amount"));
-    assert_eq!(pipeline.lake_rows("orders").await.len(), 4, "id 9 waits behind the bad file");
+    assert_eq!(
+        pipeline.lake_rows("orders").await.len(),
+        4,
+        "id 9 waits behind the bad file"
+    );
 }
 
 #[tokio::test]
 async fn with_on_bad_file_skip_later_files_are_applied_after_the_quarantine() {
     let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "1")]).await;
-    pipeline.register(&orders_spec("orders", "skip"), true).await;
+    pipeline
+        .register(&orders_spec("orders", "skip"), true)
+        .await;
     pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
     pipeline
-        .stage(ORDERS, "20240103-000000000.csv", "X,8,eu,80.00,2024-01-03 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240103-000000000.csv",
+            "X,8,eu,80.00,2024-01-03 00:00:01\n",
+        )
         .await;
     pipeline
-        .stage(ORDERS, "20240104-000000000.csv", "I,9,eu,90.00,2024-01-04 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240104-000000000.csv",
+            "I,9,eu,90.00,2024-01-04 00:00:01\n",
+        )
         .await;
     let summary = pipeline.run(&[ORDERS]).await;
     let orders = table(&summary, ORDERS);
@@ -400,15 +495,29 @@ async fn with_on_bad_file_skip_later_files_are_applied_after_the_quarantine() {
 #[tokio::test]
 async fn unknown_and_inactive_tables_are_reported_and_do_not_stop_the_batch() {
     let pipeline = loaded_pipeline().await;
-    pipeline.register(&orders_spec("paused", "stop"), false).await;
+    pipeline
+        .register(&orders_spec("paused", "stop"), false)
+        .await;
     let summary = pipeline
         .run(&["sales.nosuch", "sales.paused", ORDERS])
         .await;
     let unknown = table(&summary, "sales.nosuch");
     assert_eq!(unknown.outcome, RefreshOutcomeKind::Failed);
-    assert!(unknown.error.as_deref().unwrap_or_default().contains("not registered"));
-    assert_eq!(table(&summary, "sales.paused").outcome, RefreshOutcomeKind::Inactive);
-    assert_eq!(table(&summary, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    assert!(
+        unknown
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not registered")
+    );
+    assert_eq!(
+        table(&summary, "sales.paused").outcome,
+        RefreshOutcomeKind::Inactive
+    );
+    assert_eq!(
+        table(&summary, ORDERS).outcome,
+        RefreshOutcomeKind::Completed
+    );
 }
 
 #[tokio::test]
@@ -424,7 +533,9 @@ async fn a_batch_that_is_not_a_batch_fails_the_invocation() {
 #[tokio::test]
 async fn a_big_backlog_is_applied_in_bounded_chunks_in_order() {
     let pipeline = Pipeline::new(&[(vars::MAX_FILES_PER_REFRESH, "2")]).await;
-    pipeline.register(&orders_spec("orders", "stop"), true).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
     pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
     for (n, amount) in [(2, "11.00"), (3, "12.00"), (4, "13.00"), (5, "14.00")] {
         pipeline
@@ -459,9 +570,16 @@ async fn tables_are_deferred_when_the_deadline_is_too_close() {
         )
         .await
         .expect("the invocation runs");
-    assert_eq!(table(&summary, ORDERS).outcome, RefreshOutcomeKind::Deferred);
+    assert_eq!(
+        table(&summary, ORDERS).outcome,
+        RefreshOutcomeKind::Deferred
+    );
     assert!(pipeline.lake_rows("orders").await.is_empty());
-    let state = pipeline.processing().table_state(ORDERS).await.expect("state");
+    let state = pipeline
+        .processing()
+        .table_state(ORDERS)
+        .await
+        .expect("state");
     assert!(
         state.and_then(|s| s.lease_owner).is_none(),
         "a deferred table was never leased"
@@ -482,9 +600,15 @@ async fn glue_definitions_follow_schema_evolution() {
     pipeline.register(&spec, true).await;
     let load = tributary_tests::parquet_file(&[
         ("id", "int", &["1", "2"]),
-        ("ts", "timestamp", &["2024-01-01T00:00:01", "2024-01-02T00:00:01"]),
+        (
+            "ts",
+            "timestamp",
+            &["2024-01-01T00:00:01", "2024-01-02T00:00:01"],
+        ),
     ]);
-    pipeline.stage("sales.events", "LOAD00000001.parquet", load).await;
+    pipeline
+        .stage("sales.events", "LOAD00000001.parquet", load)
+        .await;
     pipeline.run(&["sales.events"]).await;
     let before = pipeline.glue_table("events").await.expect("table");
     assert_eq!(
@@ -503,7 +627,9 @@ async fn glue_definitions_follow_schema_evolution() {
         ("ts", "timestamp", &["2024-01-02T00:00:02"]),
         ("note", "string", &["new column"]),
     ]);
-    pipeline.stage("sales.events", "20240102-000000000.parquet", cdc).await;
+    pipeline
+        .stage("sales.events", "20240102-000000000.parquet", cdc)
+        .await;
     let summary = pipeline.run(&["sales.events"]).await;
     assert_eq!(
         table(&summary, "sales.events").outcome,
@@ -517,18 +643,28 @@ async fn glue_definitions_follow_schema_evolution() {
             .iter()
             .map(|c| format!("{} {}", c.name, c.hive_type))
             .collect::<Vec<_>>(),
-        ["id bigint", "ts timestamp", "note string", "cdc_order string"]
+        [
+            "id bigint",
+            "ts timestamp",
+            "note string",
+            "cdc_order string"
+        ]
     );
-    let partitions = pipeline
-        .catalog_partitions("events")
-        .await;
+    let partitions = pipeline.catalog_partitions("events").await;
     assert_eq!(
-        partitions.iter().map(|p| p.values.join("/")).collect::<Vec<_>>(),
+        partitions
+            .iter()
+            .map(|p| p.values.join("/"))
+            .collect::<Vec<_>>(),
         ["2024-01-01", "2024-01-02"]
     );
     for partition in &partitions {
         assert!(partition.location.ends_with('/'));
-        assert!(partition.location.contains(&format!("/sales/events/data/dt={}/v", partition.values[0])));
+        assert!(
+            partition
+                .location
+                .contains(&format!("/sales/events/data/dt={}/v", partition.values[0]))
+        );
     }
     let rows = pipeline.lake_rows("events").await;
     assert_eq!(rows.len(), 3);
@@ -543,7 +679,11 @@ async fn replaced_partition_versions_are_collected_after_the_grace_period_never_
     let lake = pipeline.lake_store();
     let first_folders = folders(&*lake).await;
     pipeline
-        .stage(ORDERS, "20240102-000000000.csv", "U,1,eu,11.00,2024-01-02 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240102-000000000.csv",
+            "U,1,eu,11.00,2024-01-02 00:00:01\n",
+        )
         .await;
     pipeline.run(&[ORDERS]).await;
     let after_update = folders(&*lake).await;
@@ -555,7 +695,11 @@ async fn replaced_partition_versions_are_collected_after_the_grace_period_never_
 
     pipeline.clock.advance(Duration::minutes(11));
     pipeline
-        .stage(ORDERS, "20240103-000000000.csv", "U,3,us,31.00,2024-01-03 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240103-000000000.csv",
+            "U,3,us,31.00,2024-01-03 00:00:01\n",
+        )
         .await;
     pipeline.run(&[ORDERS]).await;
     let collected = folders(&*lake).await;
@@ -568,11 +712,17 @@ async fn replaced_partition_versions_are_collected_after_the_grace_period_never_
     assert_eq!(referenced.len(), 2);
     for location in &referenced {
         assert!(
-            collected.iter().any(|f| location.ends_with(&format!("{f}/"))),
+            collected
+                .iter()
+                .any(|f| location.ends_with(&format!("{f}/"))),
             "{location} is still in the lake: {collected:?}"
         );
     }
-    assert_eq!(collected.len(), 2, "only the referenced versions remain: {collected:?}");
+    assert_eq!(
+        collected.len(),
+        2,
+        "only the referenced versions remain: {collected:?}"
+    );
     assert_eq!(
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|11.00", "2|eu|20.00", "3|us|31.00"]
@@ -602,7 +752,11 @@ async fn duckdb_reads_the_published_partitions_like_our_reader() {
     let pipeline = loaded_pipeline().await;
     pipeline.run(&[ORDERS]).await;
     pipeline
-        .stage(ORDERS, "20240102-000000000.csv", "U,1,us,11.00,2024-01-02 00:00:01\n")
+        .stage(
+            ORDERS,
+            "20240102-000000000.csv",
+            "U,1,us,11.00,2024-01-02 00:00:01\n",
+        )
         .await;
     pipeline.run(&[ORDERS]).await;
     let export = tempfile::tempdir().expect("temp dir");
@@ -615,6 +769,9 @@ async fn duckdb_reads_the_published_partitions_like_our_reader() {
     ));
     let mut duckdb_rows: Vec<String> = answer.trim().split(';').map(str::to_owned).collect();
     duckdb_rows.sort();
-    assert_eq!(duckdb_rows, id_region_amount(&pipeline.lake_rows("orders").await));
+    assert_eq!(
+        duckdb_rows,
+        id_region_amount(&pipeline.lake_rows("orders").await)
+    );
     assert_eq!(duckdb_rows, ["1|us|11.00", "2|eu|20.00", "3|us|30.00"]);
 }

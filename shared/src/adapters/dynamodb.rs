@@ -1,8 +1,24 @@
-//! What the DynamoDB adapters share: mapping SDK errors to [`StoreError`].
+//! What the DynamoDB adapters share: mapping SDK errors to [`StoreError`], creating tables, and
+//! writing and reading attribute values.
 
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_smithy_types::error::operation::BuildError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use thiserror::Error;
 
 use crate::state_store::StoreError;
+
+/// A DynamoDB item: attribute name → value.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// DynamoDB error codes that mean "slow down".
 const THROTTLING_CODES: [&str; 3] = [
@@ -38,5 +54,284 @@ where
             store,
             detail: DisplayErrorContext(other).to_string(),
         },
+    }
+}
+
+/// A request to `store` that could not even be built (a required field is missing: a bug).
+pub fn invalid_request(store: &'static str, error: &BuildError) -> StoreError {
+    StoreError::Refused {
+        store,
+        code: "InvalidRequest".to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// A timestamp as stored: RFC 3339 in UTC with milliseconds (`2024-03-01T10:15:30.123Z`). Such
+/// strings sort in time order.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A string attribute value.
+pub fn string_value(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute value.
+pub fn number_value(value: impl Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Expression attribute names `#<name>` → `<name>` for each of `attributes`: every expression
+/// of the adapters names attributes through such placeholders, so reserved words never matter.
+pub fn placeholders(attributes: &[&str]) -> HashMap<String, String> {
+    attributes
+        .iter()
+        .map(|name| (format!("#{name}"), (*name).to_owned()))
+        .collect()
+}
+
+/// Reads the attributes of one stored item; every error names the item and the attribute.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemReader<'a> {
+    store: &'static str,
+    item: &'a Item,
+    key: &'a [&'a str],
+}
+
+impl<'a> ItemReader<'a> {
+    /// A reader of `item` of `store`, whose key attributes (named in errors) are `key`.
+    pub fn new(store: &'static str, item: &'a Item, key: &'a [&'a str]) -> Self {
+        Self { store, item, key }
+    }
+
+    fn corrupt(&self, attribute: &str, problem: &str) -> StoreError {
+        let item = self
+            .key
+            .iter()
+            .map(|name| {
+                let value = self
+                    .item
+                    .get(*name)
+                    .and_then(|v| v.as_s().ok())
+                    .map_or("?", String::as_str);
+                format!("{name}={value}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        StoreError::Corrupt {
+            store: self.store,
+            item,
+            problem: format!("attribute `{attribute}` {problem}"),
+        }
+    }
+
+    fn present(&self, attribute: &str) -> Result<&'a AttributeValue, StoreError> {
+        self.item
+            .get(attribute)
+            .ok_or_else(|| self.corrupt(attribute, "is missing"))
+    }
+
+    /// `read(self, attribute)` when the attribute is present, else `None`.
+    pub fn optional<T>(
+        &self,
+        attribute: &str,
+        read: impl FnOnce(&Self, &str) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        if self.item.contains_key(attribute) {
+            read(self, attribute).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A string attribute.
+    pub fn string(&self, attribute: &str) -> Result<&'a str, StoreError> {
+        self.present(attribute)?
+            .as_s()
+            .map(String::as_str)
+            .map_err(|_| self.corrupt(attribute, "is not a string"))
+    }
+
+    /// A string attribute naming one of a fixed set of values (`parse` returns `None` for others).
+    pub fn named<T>(
+        &self,
+        attribute: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        let value = self.string(attribute)?;
+        parse(value).ok_or_else(|| self.corrupt(attribute, &format!("has unknown value `{value}`")))
+    }
+
+    /// A number attribute.
+    pub fn number<T: FromStr>(&self, attribute: &str) -> Result<T, StoreError> {
+        let value = self
+            .present(attribute)?
+            .as_n()
+            .map_err(|_| self.corrupt(attribute, "is not a number"))?;
+        value
+            .parse()
+            .map_err(|_| self.corrupt(attribute, &format!("is out of range: {value}")))
+    }
+
+    /// A boolean attribute.
+    pub fn boolean(&self, attribute: &str) -> Result<bool, StoreError> {
+        self.present(attribute)?
+            .as_bool()
+            .copied()
+            .map_err(|_| self.corrupt(attribute, "is not a boolean"))
+    }
+
+    /// A list-of-strings attribute.
+    pub fn strings(&self, attribute: &str) -> Result<Vec<String>, StoreError> {
+        self.present(attribute)?
+            .as_l()
+            .map_err(|_| self.corrupt(attribute, "is not a list"))?
+            .iter()
+            .map(|value| {
+                value
+                    .as_s()
+                    .cloned()
+                    .map_err(|_| self.corrupt(attribute, "holds a value that is not a string"))
+            })
+            .collect()
+    }
+
+    /// An RFC 3339 timestamp attribute.
+    pub fn time(&self, attribute: &str) -> Result<DateTime<Utc>, StoreError> {
+        let value = self.string(attribute)?;
+        DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| self.corrupt(attribute, &format!("is not an RFC 3339 time: {value}")))
+    }
+
+    /// An epoch-milliseconds number attribute.
+    pub fn epoch_millis(&self, attribute: &str) -> Result<DateTime<Utc>, StoreError> {
+        let millis: i64 = self.number(attribute)?;
+        DateTime::from_timestamp_millis(millis)
+            .ok_or_else(|| self.corrupt(attribute, &format!("is not a time: {millis}")))
+    }
+
+    /// An epoch-seconds number attribute (the form of TTL attributes).
+    pub fn epoch_seconds(&self, attribute: &str) -> Result<DateTime<Utc>, StoreError> {
+        let seconds: i64 = self.number(attribute)?;
+        DateTime::from_timestamp(seconds, 0)
+            .ok_or_else(|| self.corrupt(attribute, &format!("is not a time: {seconds}")))
+    }
+}
+
+/// Creating a table failed.
+#[derive(Debug, Error)]
+pub enum TableSetupError {
+    /// A request could not be built (a required field is missing: a bug).
+    #[error("invalid table definition: {0}")]
+    Definition(#[from] BuildError),
+    /// DynamoDB refused or did not answer the CreateTable call.
+    #[error("could not create the table: {0}")]
+    Create(String),
+}
+
+/// A global secondary index over string keys, projecting every attribute.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexDefinition<'a> {
+    /// Index name.
+    pub name: &'a str,
+    /// Partition key attribute.
+    pub partition_key: &'a str,
+    /// Sort key attribute.
+    pub sort_key: &'a str,
+}
+
+/// An on-demand table whose keys are strings, as the stack defines it.
+#[derive(Debug, Clone, Copy)]
+pub struct TableDefinition<'a> {
+    /// Partition key attribute.
+    pub partition_key: &'a str,
+    /// Sort key attribute, if any.
+    pub sort_key: Option<&'a str>,
+    /// Global secondary indexes.
+    pub indexes: &'a [IndexDefinition<'a>],
+    /// The TTL attribute (epoch seconds), if items expire.
+    pub ttl_attribute: Option<&'a str>,
+}
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BuildError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+}
+
+impl TableDefinition<'_> {
+    /// Creates the table `table_name` (on-demand, with its indexes and TTL); used by the local
+    /// environment and tests. An existing table is left as it is.
+    pub async fn create(&self, client: &Client, table_name: &str) -> Result<(), TableSetupError> {
+        let mut key_attributes = vec![self.partition_key];
+        key_attributes.extend(self.sort_key);
+        for index in self.indexes {
+            key_attributes.extend([index.partition_key, index.sort_key]);
+        }
+        key_attributes.sort_unstable();
+        key_attributes.dedup();
+        let mut request = client
+            .create_table()
+            .table_name(table_name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key_element(self.partition_key, KeyType::Hash)?);
+        if let Some(sort_key) = self.sort_key {
+            request = request.key_schema(key_element(sort_key, KeyType::Range)?);
+        }
+        for name in key_attributes {
+            request = request.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            );
+        }
+        for index in self.indexes {
+            request = request.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key_element(index.partition_key, KeyType::Hash)?)
+                    .key_schema(key_element(index.sort_key, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+        match request.send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(TableSetupError::Create(DisplayErrorContext(e).to_string())),
+        }
+        let Some(ttl_attribute) = self.ttl_attribute else {
+            return Ok(());
+        };
+        // TTL is a separate call; a failure here leaves a usable table, so it is only logged.
+        if let Err(e) = client
+            .update_time_to_live()
+            .table_name(table_name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(ttl_attribute)
+                    .build()?,
+            )
+            .send()
+            .await
+        {
+            tracing::warn!(table = table_name, error = %DisplayErrorContext(&e),
+                "could not enable TTL");
+        }
+        Ok(())
     }
 }

@@ -12,21 +12,27 @@
 //! A record is a `PutItem` conditional on `attribute_not_exists(table_id)`: the first delivery
 //! creates the item, every later delivery of the same object version fails the condition and is
 //! reported as a duplicate, whatever the interleaving.
-
-use std::collections::HashMap;
+//!
+//! The processor's writes ([`FileBacklog`]) are transactions that also check the table's lease
+//! item in the processing tracker (owner and fencing token), so a processor whose lease was taken
+//! over changes no file. A transaction holds at most 100 items: one lease check and up to
+//! [`MARK_CHUNK`] file updates.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
-use aws_smithy_types::error::operation::BuildError;
-use chrono::{SecondsFormat, Utc};
-use thiserror::Error;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
 
-use crate::adapters::dynamodb::store_error;
-use crate::file_tracker::{FileStatus, FileTracker, LandedFile, RecordOutcome};
+use crate::adapters::dynamodb::{
+    IndexDefinition, Item, ItemReader, TableDefinition, TableSetupError, invalid_request,
+    number_value, placeholders, store_error, string_value, timestamp,
+};
+use crate::adapters::dynamodb_processing_tracker::fenced_write;
+use crate::dms_layout::{FileFormat, FileKind};
+use crate::file_tracker::{
+    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, FileTracker, LandedFile,
+    RecordOutcome,
+};
+use crate::processing_tracker::Lease;
 use crate::state_store::StoreError;
 
 /// Attribute names of file-tracker items.
@@ -65,14 +71,31 @@ pub mod attr {
     pub const LANDED_AT: &str = "landed_at";
     /// When the file-manager recorded it (RFC 3339, UTC).
     pub const RECORDED_AT: &str = "recorded_at";
-    /// Lifecycle status, `landed` first.
+    /// Lifecycle status: `landed`, `processed` or `quarantined`.
     pub const STATUS: &str = "status";
     /// TTL attribute (epoch seconds), set on finished files only.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// The refresh that applied the file.
+    pub const REFRESH_ID: &str = "refresh_id";
+    /// When the file was applied (RFC 3339, UTC).
+    pub const PROCESSED_AT: &str = "processed_at";
+    /// Consecutive failed refreshes on the file with `last_error` (absent means 0).
+    pub const FAILURES: &str = "failures";
+    /// The error of the last failed refresh of the file.
+    pub const LAST_ERROR: &str = "last_error";
+    /// When a refresh last failed on the file (RFC 3339, UTC).
+    pub const LAST_FAILED_AT: &str = "last_failed_at";
 }
 
 /// Name of the sparse index of files waiting to be applied.
 pub const PENDING_INDEX: &str = "pending-by-table";
+
+/// Most file updates in one fenced transaction (DynamoDB allows 100 items; one is the lease check).
+pub const MARK_CHUNK: usize = 99;
+
+/// Most items one backlog Query page asks for: a limit of `n` files needs `n + 1` items to know
+/// where to stop.
+const PAGE_ITEMS: usize = 1000;
 
 /// How errors name this store.
 const STORE: &str = "the file tracker";
@@ -83,103 +106,53 @@ pub fn file_sort_key(file: &LandedFile) -> String {
     format!("{}#{}", file.order_key, file.object_version())
 }
 
-/// Creating the tracker table failed.
-#[derive(Debug, Error)]
-pub enum TableSetupError {
-    /// A request could not be built (a required field is missing: a bug).
-    #[error("invalid table definition: {0}")]
-    Definition(#[from] BuildError),
-    /// DynamoDB refused or did not answer the CreateTable call.
-    #[error("could not create the file-tracker table: {0}")]
-    Create(String),
-}
-
-/// [`FileTracker`] on a DynamoDB table.
+/// [`FileTracker`] and [`FileBacklog`] on a DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoDbFileTracker {
     client: Client,
     table_name: String,
+    lease_table: Option<String>,
 }
 
 impl DynamoDbFileTracker {
-    /// A tracker writing to `table_name`.
+    /// A tracker writing to `table_name`. The processor's writes also need
+    /// [`DynamoDbFileTracker::with_lease_table`].
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
         Self {
             client,
             table_name: table_name.into(),
+            lease_table: None,
         }
+    }
+
+    /// The same tracker, fencing its [`FileBacklog`] writes with the leases kept in the
+    /// processing-tracker table `lease_table`.
+    pub fn with_lease_table(mut self, lease_table: impl Into<String>) -> Self {
+        self.lease_table = Some(lease_table.into());
+        self
     }
 
     /// Creates the tracker table (on-demand, with the pending index and TTL) as the stack defines
     /// it; used by the local environment and tests. An existing table is left as it is.
     pub async fn create_table(client: &Client, table_name: &str) -> Result<(), TableSetupError> {
-        let string_attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-        };
-        let pending_index = GlobalSecondaryIndex::builder()
-            .index_name(PENDING_INDEX)
-            .key_schema(key(attr::PENDING_TABLE_ID, KeyType::Hash)?)
-            .key_schema(key(attr::FILE_SK, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()?;
-        let created = client
-            .create_table()
-            .table_name(table_name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(string_attr(attr::TABLE_ID)?)
-            .attribute_definitions(string_attr(attr::FILE_SK)?)
-            .attribute_definitions(string_attr(attr::PENDING_TABLE_ID)?)
-            .key_schema(key(attr::TABLE_ID, KeyType::Hash)?)
-            .key_schema(key(attr::FILE_SK, KeyType::Range)?)
-            .global_secondary_indexes(pending_index)
-            .send()
-            .await;
-        match created {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
-            {
-                return Ok(());
-            }
-            Err(e) => return Err(TableSetupError::Create(DisplayErrorContext(e).to_string())),
+        TableDefinition {
+            partition_key: attr::TABLE_ID,
+            sort_key: Some(attr::FILE_SK),
+            indexes: &[IndexDefinition {
+                name: PENDING_INDEX,
+                partition_key: attr::PENDING_TABLE_ID,
+                sort_key: attr::FILE_SK,
+            }],
+            ttl_attribute: Some(attr::EXPIRES_AT),
         }
-        // TTL is a separate call; a failure here leaves a usable table, so it is only logged.
-        if let Err(e) = client
-            .update_time_to_live()
-            .table_name(table_name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(attr::EXPIRES_AT)
-                    .build()?,
-            )
-            .send()
-            .await
-        {
-            tracing::warn!(table = table_name, error = %DisplayErrorContext(&e),
-                "could not enable TTL on the file tracker");
-        }
-        Ok(())
+        .create(client, table_name)
+        .await
     }
 
-    fn item(file: &LandedFile) -> HashMap<String, AttributeValue> {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
+    fn item(file: &LandedFile) -> Item {
+        let s = |v: &str| string_value(v);
         let table_id = file.table.id();
-        let mut item = HashMap::from([
+        let mut item = Item::from([
             (attr::TABLE_ID.to_owned(), s(&table_id)),
             (attr::FILE_SK.to_owned(), s(&file_sort_key(file))),
             (attr::PENDING_TABLE_ID.to_owned(), s(&table_id)),
@@ -191,14 +164,8 @@ impl DynamoDbFileTracker {
             (attr::KIND.to_owned(), s(file.kind.as_str())),
             (attr::FORMAT.to_owned(), s(file.format.as_str())),
             (attr::ORDER_KEY.to_owned(), s(file.order_key.as_str())),
-            (
-                attr::LANDED_AT.to_owned(),
-                s(&file.landed_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
-            ),
-            (
-                attr::RECORDED_AT.to_owned(),
-                s(&Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)),
-            ),
+            (attr::LANDED_AT.to_owned(), s(&timestamp(file.landed_at))),
+            (attr::RECORDED_AT.to_owned(), s(&timestamp(Utc::now()))),
             (attr::STATUS.to_owned(), s(FileStatus::Landed.as_str())),
         ]);
         let optional = [
@@ -212,9 +179,69 @@ impl DynamoDbFileTracker {
             }
         }
         if let Some(size) = file.size {
-            item.insert(attr::SIZE.to_owned(), AttributeValue::N(size.to_string()));
+            item.insert(attr::SIZE.to_owned(), number_value(size));
         }
         item
+    }
+
+    /// A backlog file from an item of the pending index.
+    fn backlog_file(item: &Item) -> Result<BacklogFile, StoreError> {
+        let read = ItemReader::new(STORE, item, &[attr::TABLE_ID, attr::FILE_SK]);
+        Ok(BacklogFile {
+            id: read.string(attr::FILE_SK)?.to_owned(),
+            bucket: read.string(attr::BUCKET)?.to_owned(),
+            key: read.string(attr::KEY)?.to_owned(),
+            size: read.optional(attr::SIZE, ItemReader::number)?,
+            kind: read.named(attr::KIND, FileKind::from_name)?,
+            format: read.named(attr::FORMAT, FileFormat::from_name)?,
+            order_key: read.string(attr::ORDER_KEY)?.to_owned(),
+            landed_at: read.time(attr::LANDED_AT)?,
+            status: read.named(attr::STATUS, FileStatus::from_name)?,
+            failures: read
+                .optional(attr::FAILURES, ItemReader::number)?
+                .unwrap_or(0),
+            last_error: read
+                .optional(attr::LAST_ERROR, ItemReader::string)?
+                .map(str::to_owned),
+        })
+    }
+
+    /// The processing-tracker table fenced writes check the lease in.
+    fn lease_table(&self) -> Result<&str, StoreError> {
+        self.lease_table
+            .as_deref()
+            .ok_or_else(|| StoreError::Refused {
+                store: STORE,
+                code: "NoLeaseTable".to_owned(),
+                message: "the file tracker was set up without the processing-tracker table, so it \
+                      cannot fence its writes by the lease"
+                    .to_owned(),
+            })
+    }
+
+    /// A transactional update of an existing file item: `expression` names `attributes` as
+    /// `#<name>` and uses `values`.
+    fn file_update(
+        &self,
+        table_id: &str,
+        file_id: &str,
+        expression: &str,
+        attributes: &[&str],
+        values: Item,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut names = placeholders(attributes);
+        names.extend(placeholders(&[attr::TABLE_ID]));
+        let update = Update::builder()
+            .table_name(&self.table_name)
+            .key(attr::TABLE_ID, string_value(table_id))
+            .key(attr::FILE_SK, string_value(file_id))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(#table_id)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| invalid_request(STORE, &e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
@@ -239,5 +266,132 @@ impl FileTracker for DynamoDbFileTracker {
             }
             Err(e) => Err(store_error(STORE, &e)),
         }
+    }
+}
+
+impl FileBacklog for DynamoDbFileTracker {
+    async fn pending(
+        &self,
+        table_id: &str,
+        limit: BacklogLimit,
+    ) -> Result<Vec<BacklogFile>, StoreError> {
+        let page_items = limit.max_files.saturating_add(1).min(PAGE_ITEMS);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#pending_table_id = :table_id")
+            .set_expression_attribute_names(Some(placeholders(&[attr::PENDING_TABLE_ID])))
+            .expression_attribute_values(":table_id", string_value(table_id))
+            .scan_index_forward(true)
+            .limit(i32::try_from(page_items).unwrap_or(i32::MAX))
+            .into_paginator()
+            .send();
+        let mut files = Vec::new();
+        let mut bytes = 0_u64;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error(STORE, &e))?;
+            for item in page.items() {
+                let file = Self::backlog_file(item)?;
+                if !limit.admits(files.len(), bytes, &file) {
+                    return Ok(files);
+                }
+                bytes = bytes.saturating_add(file.size.unwrap_or(0));
+                files.push(file);
+            }
+        }
+        Ok(files)
+    }
+
+    async fn mark_processed(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        processed_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let lease_table = self.lease_table()?;
+        // One transaction may not touch an item twice.
+        let mut ids: Vec<&str> = file_ids.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let values = Item::from([
+            (
+                ":processed".to_owned(),
+                string_value(FileStatus::Processed.as_str()),
+            ),
+            (":refresh_id".to_owned(), string_value(refresh_id)),
+            (
+                ":processed_at".to_owned(),
+                string_value(timestamp(processed_at)),
+            ),
+            (
+                ":expires_at".to_owned(),
+                number_value(expires_at.timestamp()),
+            ),
+        ]);
+        for chunk in ids.chunks(MARK_CHUNK) {
+            let updates = chunk
+                .iter()
+                .map(|file_id| {
+                    self.file_update(
+                        &lease.table_id,
+                        file_id,
+                        "SET #status = :processed, #refresh_id = :refresh_id, \
+                         #processed_at = :processed_at, #expires_at = :expires_at \
+                         REMOVE #pending_table_id, #failures, #last_error",
+                        &[
+                            attr::STATUS,
+                            attr::REFRESH_ID,
+                            attr::PROCESSED_AT,
+                            attr::EXPIRES_AT,
+                            attr::PENDING_TABLE_ID,
+                            attr::FAILURES,
+                            attr::LAST_ERROR,
+                        ],
+                        values.clone(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            fenced_write(&self.client, STORE, lease_table, lease, updates).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        lease: &Lease,
+        failure: &FileFailure,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let lease_table = self.lease_table()?;
+        let mut expression = "SET #failures = :failures, #last_error = :last_error, \
+                              #status = :status, #last_failed_at = :last_failed_at"
+            .to_owned();
+        let mut attributes = vec![
+            attr::FAILURES,
+            attr::LAST_ERROR,
+            attr::STATUS,
+            attr::LAST_FAILED_AT,
+        ];
+        if !failure.keep_pending {
+            expression.push_str(" REMOVE #pending_table_id");
+            attributes.push(attr::PENDING_TABLE_ID);
+        }
+        let update = self.file_update(
+            &lease.table_id,
+            &failure.file_id,
+            &expression,
+            &attributes,
+            Item::from([
+                (":failures".to_owned(), number_value(failure.failures)),
+                (":last_error".to_owned(), string_value(&failure.error)),
+                (":status".to_owned(), string_value(failure.status.as_str())),
+                (":last_failed_at".to_owned(), string_value(timestamp(at))),
+            ]),
+        )?;
+        fenced_write(&self.client, STORE, lease_table, lease, vec![update]).await
     }
 }

@@ -2,5 +2,7 @@
 
 pub mod dynamodb;
 pub mod dynamodb_file_tracker;
+pub mod dynamodb_processing_tracker;
+pub mod dynamodb_table_registry;
 pub mod glue_catalog;
 pub mod s3_object_store;

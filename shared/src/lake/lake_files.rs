@@ -324,14 +324,19 @@ impl StoredFile {
         key_columns: &[(String, DataType)],
         keys: &[&[Option<KeyBound>]],
     ) -> Result<Vec<usize>, LakeFileError> {
-        let schema = self.schema();
-        let leaf_of = |name: &str| -> Option<usize> {
-            let root = schema.index_of(name).ok()?;
+        // Resolved before any await: the builder is not `Sync`, so no borrow of it may live
+        // across one (the refresh future must stay `Send`).
+        let leaves: Vec<Option<usize>> = {
+            let schema = self.schema();
             let descr = self.builder.metadata().file_metadata().schema_descr();
-            (0..descr.num_columns()).find(|leaf| descr.get_column_root_idx(*leaf) == root)
+            key_columns
+                .iter()
+                .map(|(name, _)| {
+                    let root = schema.index_of(name).ok()?;
+                    (0..descr.num_columns()).find(|leaf| descr.get_column_root_idx(*leaf) == root)
+                })
+                .collect()
         };
-        let leaves: Vec<Option<usize>> =
-            key_columns.iter().map(|(name, _)| leaf_of(name)).collect();
         let mut selected = Vec::new();
         for row_group in 0..self.builder.metadata().num_row_groups() {
             let mut filters = Vec::with_capacity(leaves.len());

@@ -1,0 +1,141 @@
+//! The table registry in DynamoDB (the configuration table the CLI's `config apply` writes).
+//!
+//! Table layout, on-demand, partition key `config_id` (S). The key space is shared by kinds of
+//! configuration item, told apart by a prefix; a table is the item `config_id = "table#<table_id>"`
+//! with:
+//! - `table_id` (S): `schema.table`;
+//! - `refresh_cadence` (S): the cadence whose schedule refreshes it, e.g. `10min`;
+//! - `active` (BOOL): inactive tables keep their history but are not refreshed;
+//! - `spec` (S): the table configuration, a `TableSpec` as JSON;
+//! - `updated_at` (S, RFC 3339): when it was last written.
+//!
+//! The global secondary index `tables-by-cadence` on (`refresh_cadence`, `table_id`), projecting
+//! every attribute, lists the tables of one cadence with a Query.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+
+use crate::adapters::dynamodb::{
+    IndexDefinition, Item, ItemReader, TableDefinition, TableSetupError, store_error, string_value,
+    timestamp,
+};
+use crate::state_store::StoreError;
+use crate::table_registry::{RegisteredTable, TableRegistry};
+
+/// Attribute names of registry items.
+pub mod attr {
+    /// Partition key: `table#<table_id>` for a table.
+    pub const CONFIG_ID: &str = "config_id";
+    /// `schema.table`.
+    pub const TABLE_ID: &str = "table_id";
+    /// The cadence whose schedule refreshes the table.
+    pub const REFRESH_CADENCE: &str = "refresh_cadence";
+    /// Whether the table is refreshed.
+    pub const ACTIVE: &str = "active";
+    /// The table configuration (JSON).
+    pub const SPEC: &str = "spec";
+    /// When the item was last written (RFC 3339, UTC).
+    pub const UPDATED_AT: &str = "updated_at";
+}
+
+/// Name of the index of tables by refresh cadence.
+pub const CADENCE_INDEX: &str = "tables-by-cadence";
+
+/// Prefix of the `config_id` of table items.
+pub const TABLE_PREFIX: &str = "table#";
+
+/// How errors name this store.
+const STORE: &str = "the table registry";
+
+/// The key of table `table_id`'s item.
+fn table_key(table_id: &str) -> String {
+    format!("{TABLE_PREFIX}{table_id}")
+}
+
+/// [`TableRegistry`] on a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoDbTableRegistry {
+    client: Client,
+    table_name: String,
+}
+
+impl DynamoDbTableRegistry {
+    /// A registry on `table_name`.
+    pub fn new(client: Client, table_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            table_name: table_name.into(),
+        }
+    }
+
+    /// Creates the registry table (on-demand, with the cadence index) as the stack defines it;
+    /// used by the local environment and tests. An existing table is left as it is.
+    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), TableSetupError> {
+        TableDefinition {
+            partition_key: attr::CONFIG_ID,
+            sort_key: None,
+            indexes: &[IndexDefinition {
+                name: CADENCE_INDEX,
+                partition_key: attr::REFRESH_CADENCE,
+                sort_key: attr::TABLE_ID,
+            }],
+            ttl_attribute: None,
+        }
+        .create(client, table_name)
+        .await
+    }
+
+    /// Registers `table`, replacing its previous registration.
+    pub async fn put_table(&self, table: &RegisteredTable) -> Result<(), StoreError> {
+        let item = Item::from([
+            (
+                attr::CONFIG_ID.to_owned(),
+                string_value(table_key(&table.table_id)),
+            ),
+            (attr::TABLE_ID.to_owned(), string_value(&table.table_id)),
+            (
+                attr::REFRESH_CADENCE.to_owned(),
+                string_value(&table.refresh_cadence),
+            ),
+            (attr::ACTIVE.to_owned(), AttributeValue::Bool(table.active)),
+            (attr::SPEC.to_owned(), string_value(&table.spec_json)),
+            (
+                attr::UPDATED_AT.to_owned(),
+                string_value(timestamp(Utc::now())),
+            ),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table_name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error(STORE, &e))
+    }
+}
+
+impl TableRegistry for DynamoDbTableRegistry {
+    async fn table(&self, table_id: &str) -> Result<Option<RegisteredTable>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .key(attr::CONFIG_ID, string_value(table_key(table_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(STORE, &e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let read = ItemReader::new(STORE, item, &[attr::CONFIG_ID]);
+        Ok(Some(RegisteredTable {
+            table_id: read.string(attr::TABLE_ID)?.to_owned(),
+            refresh_cadence: read.string(attr::REFRESH_CADENCE)?.to_owned(),
+            active: read.boolean(attr::ACTIVE)?,
+            spec_json: read.string(attr::SPEC)?.to_owned(),
+        }))
+    }
+}
