@@ -1,1 +1,80 @@
+//! Unit tests of the pure parts of `processor`: the invocation input and error truncation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use serde_json::json;
+
+use super::*;
+
+fn parse(input: Value) -> Result<BatchInput, serde_json::Error> {
+    BatchInput::deserialize(input)
+}
+
+#[test]
+fn a_batch_input_lists_cadence_number_and_tables_in_order() {
+    let input = parse(json!({
+        "refresh_cadence": "10min",
+        "batch": 3,
+        "tables": ["sales.orders", "sales.items"],
+    }))
+    .unwrap();
+    assert_eq!(
+        input,
+        BatchInput {
+            refresh_cadence: "10min".to_owned(),
+            batch: 3,
+            tables: vec!["sales.orders".to_owned(), "sales.items".to_owned()],
+        }
+    );
+}
+
+#[test]
+fn the_batch_number_defaults_to_zero() {
+    let input = parse(json!({"refresh_cadence": "1h", "tables": []})).unwrap();
+    assert_eq!(input.batch, 0);
+    assert!(input.tables.is_empty());
+}
+
+#[test]
+fn an_unknown_field_is_rejected_and_named() {
+    let error = parse(json!({
+        "refresh_cadence": "10min",
+        "tables": ["sales.orders"],
+        "table": "sales.items",
+    }))
+    .unwrap_err();
+    assert!(error.to_string().contains("`table`"), "{error}");
+}
+
+#[test]
+fn missing_tables_or_cadence_are_rejected() {
+    for input in [
+        json!({"refresh_cadence": "10min"}),
+        json!({"tables": ["sales.orders"]}),
+        json!({"refresh_cadence": "10min", "tables": "sales.orders"}),
+    ] {
+        assert!(parse(input.clone()).is_err(), "{input}");
+    }
+}
+
+#[test]
+fn short_text_is_not_truncated() {
+    for text in ["", "access denied", &"é".repeat(MAX_ERROR_CHARS)] {
+        assert_eq!(truncate(text), text);
+    }
+}
+
+#[test]
+fn long_text_is_cut_at_the_character_limit_on_a_character_boundary() {
+    // Two-, three- and four-byte characters: a cut by bytes would split one (and panic).
+    let text = "aé€😀".repeat(MAX_ERROR_CHARS);
+    let cut = truncate(&text);
+    let kept: String = text.chars().take(MAX_ERROR_CHARS).collect();
+    assert_eq!(cut, format!("{kept}…"));
+    assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1);
+
+    let one_over = "x".repeat(MAX_ERROR_CHARS + 1);
+    assert_eq!(
+        truncate(&one_over),
+        format!("{}…", &one_over[..MAX_ERROR_CHARS])
+    );
+}

@@ -788,3 +788,74 @@ async fn bad_input_is_a_typed_error_naming_file_row_and_column_and_writes_nothin
         );
     }
 }
+
+/// A commit guard giving a fixed answer and counting how often it is asked.
+struct FixedGuard {
+    answer: Result<(), String>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl FixedGuard {
+    fn new(answer: Result<(), String>) -> FixedGuard {
+        FixedGuard {
+            answer,
+            asked: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl CommitGuard for FixedGuard {
+    fn confirm(&self) -> BoxFuture<'_, Result<(), String>> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::ready(self.answer.clone()))
+    }
+}
+
+#[tokio::test]
+async fn a_refused_commit_commits_nothing_and_a_later_refresh_commits_normally() {
+    let mut lake = Lake::new(ORDERS);
+    let first = lake
+        .stage(
+            "20240101-000000000.csv",
+            "I,1,eu,1.00,2024-01-01 00:00:01\n",
+        )
+        .await;
+    let accept = FixedGuard::new(Ok(()));
+    let outcome = lake.refresh_guarded(&[first], Some(&accept)).await.unwrap();
+    assert_eq!(outcome.commit.unwrap().version, 1);
+    assert_eq!(accept.asked(), 1);
+    let before = (lake.snapshot().await, lake.rows().await);
+
+    let second = lake
+        .stage(
+            "20240101-000000001.csv",
+            "U,1,eu,2.00,2024-01-01 00:00:02\n",
+        )
+        .await;
+    let refuse = FixedGuard::new(Err("the lease was taken over".to_owned()));
+    let error = lake
+        .refresh_guarded(std::slice::from_ref(&second), Some(&refuse))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, MergeError::CommitRefused(reason) if reason == "the lease was taken over"),
+        "{error:?}"
+    );
+    assert_eq!(refuse.asked(), 1);
+    let second_snapshot = crate::lake::snapshot::snapshot_path(&lake.config.location, 2);
+    assert!(
+        !lake_objects(&lake)
+            .await
+            .contains(&second_snapshot.to_string()),
+        "no snapshot 2 was written"
+    );
+    assert_eq!((lake.snapshot().await, lake.rows().await), before);
+
+    let outcome = lake.refresh(&[second]).await.unwrap();
+    assert_eq!(outcome.commit.unwrap().version, 2);
+    assert_eq!(lake.rows().await, vec![row(1, "eu", "2.00", "00:00:02")]);
+}

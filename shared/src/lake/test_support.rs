@@ -15,7 +15,7 @@ use tempfile::TempDir;
 
 use crate::dms_layout::StagingLayout;
 use crate::lake::engine::{
-    LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
+    CommitGuard, LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
 };
 use crate::lake::lake_files::StoredFile;
 use crate::lake::snapshot::{self, TableSnapshot, child};
@@ -93,6 +93,16 @@ impl Lake {
 
     /// Runs one refresh of `files` with a fresh refresh id.
     pub async fn refresh(&mut self, files: &[PendingFile]) -> Result<RefreshOutcome, MergeError> {
+        self.refresh_guarded(files, None).await
+    }
+
+    /// Runs one refresh of `files` with a fresh refresh id, asking `commit_guard` before the
+    /// commit point.
+    pub async fn refresh_guarded(
+        &mut self,
+        files: &[PendingFile],
+        commit_guard: Option<&dyn CommitGuard>,
+    ) -> Result<RefreshOutcome, MergeError> {
         self.refreshes += 1;
         self.now += Duration::minutes(1);
         let refresh_id = format!("r{}", self.refreshes);
@@ -101,7 +111,7 @@ impl Lake {
             pending: files,
             refresh_id: &refresh_id,
             now: self.now,
-            commit_guard: None,
+            commit_guard,
         };
         refresh(&self.stores, request).await
     }
