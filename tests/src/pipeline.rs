@@ -326,7 +326,8 @@ impl Pipeline {
 
     /// Every row of the Glue table `name`, read the way a query engine reads it: the table's (or
     /// each partition's) location from Glue, every Parquet file under it, partition values from
-    /// Glue. Rows are `column=value` lists sorted by column name; the list is sorted.
+    /// Glue, columns a file lacks as null. Rows are `column=value` lists sorted by column name; the
+    /// list is sorted.
     pub async fn lake_rows(&self, name: &str) -> Vec<String> {
         let Some(table) = self.glue_table(name).await else {
             return Vec::new();
@@ -386,8 +387,13 @@ impl Pipeline {
                         .collect();
                     let schema = batch.schema();
                     for row in 0..batch.num_rows() {
-                        let mut cells: BTreeMap<String, String> =
-                            partition.iter().cloned().collect();
+                        // Columns a file predates read as null, as query engines read them.
+                        let mut cells: BTreeMap<String, String> = table
+                            .columns
+                            .iter()
+                            .map(|c| (c.name.clone(), "NULL".to_owned()))
+                            .chain(partition.iter().cloned())
+                            .collect();
                         for (field, formatter) in schema.fields().iter().zip(&formatters) {
                             cells.insert(field.name().clone(), formatter.value(row).to_string());
                         }
