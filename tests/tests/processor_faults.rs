@@ -1,0 +1,659 @@
+//! Crash safety (docs/DESIGN.md §11): a fault at any step boundary of a refresh — a crash (every
+//! later call fails too, as in a killed process) or a transient error (that call only) — followed
+//! by reruns must leave the lake, the catalog and the file tracker exactly as one clean run does.
+//!
+//! Each scenario runs two tables (storage modes `current` and `history`: in history mode every
+//! change is a row, so a file applied twice or lost shows up as a row difference) through a full
+//! load over 150 partitions (two catalog batches) and a CDC round with updates, partition moves,
+//! deletes and inserts into new partitions, with the fault in one of the rounds.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tributary_shared::catalog::{
+    Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
+};
+use tributary_shared::file_tracker::{BacklogFile, BacklogLimit, FileBacklog, FileFailure};
+use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::processing_tracker::{
+    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
+};
+use tributary_shared::processor::Processor;
+use tributary_shared::state_store::StoreError;
+use tributary_tests::pipeline::Pipeline;
+
+const TABLES: [&str; 2] = ["sales.current_stores", "sales.history_stores"];
+
+fn spec(table: &str, mode: &str) -> Value {
+    json!({
+        "source": {"schema": "sales", "table": table},
+        "target": {"database": "replaced", "table": table, "location": format!("sales/{table}")},
+        "primary_key": ["id"],
+        "ordering": {"commit_timestamp_column": "ts"},
+        "storage_mode": mode,
+        "partition_by": ["identity(store)"],
+        "input": {"columns": [
+            {"name": "id", "type": "bigint"},
+            {"name": "store", "type": "string"},
+            {"name": "amount", "type": "decimal(10,2)"},
+            {"name": "ts", "type": "timestamp"}
+        ]}
+    })
+}
+
+/// Round 1: a full load of 300 rows over 150 stores, in two files.
+fn full_load() -> Vec<(String, String)> {
+    let rows = |ids: std::ops::RangeInclusive<u32>| {
+        ids.map(|id| format!("{id},s{:03},{id}.00,2024-01-01 00:00:00\n", id % 150))
+            .collect::<String>()
+    };
+    vec![
+        ("LOAD00000001.csv".into(), rows(1..=150)),
+        ("LOAD00000002.csv".into(), rows(151..=300)),
+    ]
+}
+
+/// Round 2: updates in place, partition moves, deletes (PK-only before images), inserts into new
+/// partitions, and a delete followed by a re-insert — in two CDC files.
+fn cdc() -> Vec<(String, String)> {
+    let mut first = String::new();
+    for id in 1..=30u32 {
+        first.push_str(&format!(
+            "U,{id},s{:03},{id}.50,2024-01-02 00:00:01\n",
+            id % 150
+        ));
+    }
+    for id in 31..=40u32 {
+        first.push_str(&format!(
+            "U,{id},s{:03},{id}.75,2024-01-02 00:00:02\n",
+            (id + 7) % 150
+        ));
+    }
+    for id in 41..=50u32 {
+        first.push_str(&format!("D,{id},NULL,NULL,2024-01-02 00:00:03\n"));
+    }
+    let mut second = String::new();
+    for id in 301..=320u32 {
+        second.push_str(&format!(
+            "I,{id},s{},{id}.00,2024-01-03 00:00:01\n",
+            150 + id % 20
+        ));
+    }
+    second.push_str("D,60,NULL,NULL,2024-01-03 00:00:02\n");
+    second.push_str("I,60,s999,60.60,2024-01-03 00:00:03\n");
+    vec![
+        ("20240102-000000000.csv".into(), first),
+        ("20240103-000000000.csv".into(), second),
+    ]
+}
+
+/// The lake, catalog and tracker state a scenario ends in.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    rows: Vec<Vec<String>>,
+    columns: Vec<Vec<String>>,
+    partitions: Vec<Vec<String>>,
+    pending: usize,
+    processed: usize,
+}
+
+async fn outcome(pipeline: &Pipeline) -> Outcome {
+    let mut result = Outcome {
+        rows: Vec::new(),
+        columns: Vec::new(),
+        partitions: Vec::new(),
+        pending: 0,
+        processed: 0,
+    };
+    for table in TABLES {
+        let name = table.trim_start_matches("sales.");
+        result.rows.push(pipeline.lake_rows(name).await);
+        let glue = pipeline.glue_table(name).await.expect("the Glue table");
+        result.columns.push(
+            glue.columns
+                .iter()
+                .chain(&glue.partition_keys)
+                .map(|c| format!("{} {}", c.name, c.hive_type))
+                .collect(),
+        );
+        result.partitions.push(
+            pipeline
+                .catalog_partitions(name)
+                .await
+                .into_iter()
+                .map(|p| p.values.join("/"))
+                .collect(),
+        );
+        result.pending += pipeline
+            .aws
+            .pending_items(&pipeline.config.file_tracker_table, table)
+            .await
+            .len();
+    }
+    result.processed = pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await
+        .iter()
+        .filter(|item| tributary_tests::string_attr(item, "status") == "processed")
+        .count();
+    result
+}
+
+async fn new_pipeline() -> Pipeline {
+    let pipeline = Pipeline::new(&[]).await;
+    pipeline
+        .register(&spec("current_stores", "current"), true)
+        .await;
+    pipeline
+        .register(&spec("history_stores", "history"), true)
+        .await;
+    pipeline
+}
+
+async fn stage(pipeline: &Pipeline, files: &[(String, String)]) {
+    for table in TABLES {
+        for (name, contents) in files {
+            pipeline.stage(table, name, contents.as_str()).await;
+        }
+    }
+}
+
+/// The outcome of the scenario without faults (computed once).
+async fn clean_outcome() -> &'static Outcome {
+    static CLEAN: OnceCell<Outcome> = OnceCell::const_new();
+    CLEAN
+        .get_or_init(|| async {
+            let pipeline = new_pipeline().await;
+            stage(&pipeline, &full_load()).await;
+            pipeline.run(&TABLES).await;
+            stage(&pipeline, &cdc()).await;
+            pipeline.run(&TABLES).await;
+            let clean = outcome(&pipeline).await;
+            assert_eq!(
+                clean.rows[0].len(),
+                300 - 10 + 20,
+                "current: loads − deletes + inserts"
+            );
+            assert_eq!(
+                clean.rows[1].len(),
+                300 + 40 + 10 + 20 + 2,
+                "history: every change"
+            );
+            assert!(
+                clean.partitions[0].len() > 150,
+                "more than one catalog batch"
+            );
+            assert_eq!((clean.pending, clean.processed), (0, 8));
+            clean
+        })
+        .await
+}
+
+/// How a fault behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The process dies: this call and every later one fail.
+    Crash,
+    /// Only this call fails (throttling, a lost response); the processor goes on.
+    Transient,
+}
+
+/// Where a fault strikes: the `nth` call of operation `op` in round `round`, before the call
+/// reaches AWS or after it succeeded (its response is lost).
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    round: u8,
+    op: &'static str,
+    nth: u32,
+    after: bool,
+}
+
+/// Fault state shared by every wrapped port of one processor.
+#[derive(Debug)]
+struct Faults {
+    point: Point,
+    mode: Mode,
+    counts: Mutex<HashMap<&'static str, u32>>,
+    tripped: AtomicBool,
+}
+
+impl Faults {
+    fn new(point: Point, mode: Mode) -> Arc<Faults> {
+        Arc::new(Faults {
+            point,
+            mode,
+            counts: Mutex::new(HashMap::new()),
+            tripped: AtomicBool::new(false),
+        })
+    }
+
+    fn dead(&self) -> bool {
+        self.mode == Mode::Crash && self.tripped.load(Ordering::SeqCst)
+    }
+
+    /// Before a call: fails when the process is dead or this is the fault's call.
+    fn before(&self, op: &'static str) -> Result<u32, String> {
+        if self.dead() {
+            return Err(format!("injected crash: {op} after the process died"));
+        }
+        let mut counts = self.counts.lock().expect("fault counts");
+        let n = counts.entry(op).or_insert(0);
+        *n += 1;
+        if self.strikes(op, *n, false) {
+            return Err(format!("injected fault before {op} #{n}"));
+        }
+        Ok(*n)
+    }
+
+    /// After a successful call: fails when this is the fault's call (the response is lost).
+    fn after(&self, op: &'static str, n: u32) -> Result<(), String> {
+        if self.strikes(op, n, true) {
+            return Err(format!("injected fault after {op} #{n} (response lost)"));
+        }
+        Ok(())
+    }
+
+    fn strikes(&self, op: &str, n: u32, after: bool) -> bool {
+        let hit = self.point.op == op && self.point.nth == n && self.point.after == after;
+        if hit {
+            self.tripped.store(true, Ordering::SeqCst);
+        }
+        hit
+    }
+
+    fn fired(&self) -> bool {
+        self.tripped.load(Ordering::SeqCst)
+    }
+}
+
+/// A port wrapped with fault injection.
+struct Faulty<P> {
+    inner: P,
+    faults: Arc<Faults>,
+}
+
+fn store_fault(detail: String) -> StoreError {
+    StoreError::Unreachable {
+        store: "fault injection",
+        detail,
+    }
+}
+
+fn catalog_fault(detail: String) -> CatalogError {
+    CatalogError::Unreachable {
+        operation: "fault injection",
+        detail,
+    }
+}
+
+/// Runs `call` between the fault checks of `op`.
+async fn guarded<T, E>(
+    faults: &Faults,
+    op: &'static str,
+    error: impl Fn(String) -> E,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let n = faults.before(op).map_err(&error)?;
+    let value = call.await?;
+    faults.after(op, n).map_err(&error)?;
+    Ok(value)
+}
+
+impl<T: ProcessingTracker> ProcessingTracker for Faulty<T> {
+    async fn acquire(
+        &self,
+        table_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<LeaseGrant, StoreError> {
+        let call = self.inner.acquire(table_id, owner, now, expires_at);
+        guarded(&self.faults, "acquire", store_fault, call).await
+    }
+
+    async fn confirm(&self, lease: &Lease, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let call = self.inner.confirm(lease, expires_at);
+        guarded(&self.faults, "confirm", store_fault, call).await
+    }
+
+    async fn record_refresh(
+        &self,
+        lease: Option<&Lease>,
+        record: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.record_refresh(lease, record);
+        guarded(&self.faults, "record_refresh", store_fault, call).await
+    }
+
+    async fn release(&self, lease: &Lease, last: &RefreshRecord) -> Result<(), StoreError> {
+        let call = self.inner.release(lease, last);
+        guarded(&self.faults, "release", store_fault, call).await
+    }
+}
+
+impl<B: FileBacklog> FileBacklog for Faulty<B> {
+    async fn pending(
+        &self,
+        table_id: &str,
+        limit: BacklogLimit,
+    ) -> Result<Vec<BacklogFile>, StoreError> {
+        let call = self.inner.pending(table_id, limit);
+        guarded(&self.faults, "pending", store_fault, call).await
+    }
+
+    async fn mark_processed(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        processed_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self
+            .inner
+            .mark_processed(lease, file_ids, refresh_id, processed_at, expires_at);
+        guarded(&self.faults, "mark_processed", store_fault, call).await
+    }
+
+    async fn record_failure(
+        &self,
+        lease: &Lease,
+        failure: &FileFailure,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.record_failure(lease, failure, at);
+        guarded(&self.faults, "record_failure", store_fault, call).await
+    }
+}
+
+impl<C: Catalog> Catalog for Faulty<C> {
+    async fn ensure_database(&self, database: &str) -> Result<(), CatalogError> {
+        let call = self.inner.ensure_database(database);
+        guarded(&self.faults, "ensure_database", catalog_fault, call).await
+    }
+
+    async fn table(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> Result<Option<TableDefinition>, CatalogError> {
+        let call = self.inner.table(database, name);
+        guarded(&self.faults, "get_table", catalog_fault, call).await
+    }
+
+    async fn create_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
+        let call = self.inner.create_table(table);
+        guarded(&self.faults, "create_table", catalog_fault, call).await
+    }
+
+    async fn update_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
+        let call = self.inner.update_table(table);
+        guarded(&self.faults, "update_table", catalog_fault, call).await
+    }
+
+    async fn partitions(
+        &self,
+        table: &TableDefinition,
+    ) -> Result<Vec<CatalogPartition>, CatalogError> {
+        let call = self.inner.partitions(table);
+        guarded(&self.faults, "get_partitions", catalog_fault, call).await
+    }
+
+    async fn create_partitions(
+        &self,
+        table: &TableDefinition,
+        partitions: &[CatalogPartition],
+    ) -> Result<Vec<PartitionFailure>, CatalogError> {
+        let call = self.inner.create_partitions(table, partitions);
+        guarded(&self.faults, "create_partitions", catalog_fault, call).await
+    }
+
+    async fn update_partitions(
+        &self,
+        table: &TableDefinition,
+        partitions: &[CatalogPartition],
+    ) -> Result<Vec<PartitionFailure>, CatalogError> {
+        let call = self.inner.update_partitions(table, partitions);
+        guarded(&self.faults, "update_partitions", catalog_fault, call).await
+    }
+
+    async fn delete_partitions(
+        &self,
+        table: &TableDefinition,
+        values: &[Vec<String>],
+    ) -> Result<Vec<PartitionFailure>, CatalogError> {
+        let call = self.inner.delete_partitions(table, values);
+        guarded(&self.faults, "delete_partitions", catalog_fault, call).await
+    }
+}
+
+/// A bucket wrapped with fault injection; operations are named `<bucket role>.<operation>`, and
+/// lake puts are told apart by what they write (`data`, `snapshot`, `tombstone`).
+#[derive(Debug)]
+struct FaultyStore {
+    inner: Arc<dyn ObjectStore>,
+    faults: Arc<Faults>,
+    role: &'static str,
+}
+
+impl std::fmt::Display for FaultyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FaultyStore({})", self.inner)
+    }
+}
+
+impl FaultyStore {
+    fn op(&self, operation: &str, location: &Path) -> &'static str {
+        let what = if location.as_ref().contains("_tributary/snapshots") {
+            "snapshot"
+        } else if location.as_ref().contains("_tributary/tombstones") {
+            "tombstone"
+        } else {
+            "data"
+        };
+        let name = format!("{}.{operation}.{what}", self.role);
+        // Operation names are few and fixed; leaking them keeps the counter map simple.
+        Box::leak(name.into_boxed_str())
+    }
+
+    fn error(detail: String) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "fault injection",
+            source: detail.into(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FaultyStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let op = self.op("put", location);
+        let call = self.inner.put_opts(location, payload, opts);
+        guarded(&self.faults, op, Self::error, call).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let op = self.op("put", location);
+        let call = self.inner.put_multipart_opts(location, opts);
+        guarded(&self.faults, op, Self::error, call).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let op = self.op("get", location);
+        let call = self.inner.get_opts(location, options);
+        guarded(&self.faults, op, Self::error, call).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        match self.faults.before("lake.delete") {
+            Ok(_) => self.inner.delete_stream(locations),
+            Err(detail) => Box::pin(futures::stream::once(async move {
+                Err(FaultyStore::error(detail))
+            })),
+        }
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        if self.faults.dead() {
+            return Box::pin(futures::stream::once(async {
+                Err(FaultyStore::error("injected crash: list".into()))
+            }));
+        }
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        let call = self.inner.list_with_delimiter(prefix);
+        guarded(&self.faults, "list_with_delimiter", Self::error, call).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        let op = self.op("copy", to);
+        let call = self.inner.copy_opts(from, to, options);
+        guarded(&self.faults, op, Self::error, call).await
+    }
+}
+
+/// Runs the scenario with `point` struck in `mode`, reruns until the backlog is empty, and
+/// compares the result with the clean run's.
+async fn scenario(point: Point, mode: Mode) {
+    let expected = clean_outcome().await;
+    let pipeline = new_pipeline().await;
+    let mut fired = false;
+    for (round, files) in [(1u8, full_load()), (2, cdc())] {
+        stage(&pipeline, &files).await;
+        if round != point.round {
+            pipeline.run(&TABLES).await;
+            continue;
+        }
+        let faults = Faults::new(point, mode);
+        let (registry, tracker, backlog, catalog) = pipeline.ports();
+        let stores = pipeline.stores();
+        let wrap = |inner: Arc<dyn ObjectStore>, role| -> Arc<dyn ObjectStore> {
+            Arc::new(FaultyStore {
+                inner,
+                faults: Arc::clone(&faults),
+                role,
+            })
+        };
+        let faulty = Processor::new(
+            pipeline.config.settings.clone(),
+            LakeStores {
+                staging: wrap(stores.staging, "staging"),
+                lake: wrap(stores.lake, "lake"),
+            },
+            (
+                registry,
+                Faulty {
+                    inner: tracker,
+                    faults: Arc::clone(&faults),
+                },
+                Faulty {
+                    inner: backlog,
+                    faults: Arc::clone(&faults),
+                },
+                Faulty {
+                    inner: catalog,
+                    faults: Arc::clone(&faults),
+                },
+            ),
+            pipeline.clock.clone(),
+        );
+        pipeline.run_with(&faulty, &TABLES).await;
+        fired = faults.fired();
+        // Reruns, after any lease the crashed run left behind has expired.
+        for _ in 0..3 {
+            pipeline.clock.advance(Duration::minutes(20));
+            let summary = pipeline.run(&TABLES).await;
+            assert!(
+                summary.tables.iter().all(|t| matches!(
+                    t.outcome,
+                    RefreshOutcomeKind::Completed | RefreshOutcomeKind::NoFiles
+                )),
+                "{point:?} {mode:?}: the rerun failed: {summary:?}"
+            );
+        }
+    }
+    assert!(
+        fired,
+        "{point:?} {mode:?}: the fault never struck; the scenario proves nothing"
+    );
+    let actual = outcome(&pipeline).await;
+    assert_eq!(
+        &actual, expected,
+        "{point:?} {mode:?}: the lake differs from the clean run's"
+    );
+}
+
+macro_rules! fault_tests {
+    ($($name:ident: $round:expr, $op:expr, $nth:expr, $after:expr;)*) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test]
+                async fn crash_then_rerun_equals_a_clean_run() {
+                    let point = Point { round: $round, op: $op, nth: $nth, after: $after };
+                    scenario(point, Mode::Crash).await;
+                }
+
+                #[tokio::test]
+                async fn transient_error_then_rerun_equals_a_clean_run() {
+                    let point = Point { round: $round, op: $op, nth: $nth, after: $after };
+                    scenario(point, Mode::Transient).await;
+                }
+            }
+        )*
+    };
+}
+
+fault_tests! {
+    after_lease_before_reading_the_backlog: 2, "pending", 1, false;
+    while_reading_dms_files: 2, "staging.get.data", 1, false;
+    after_some_partition_files_were_written: 1, "lake.put.data", 3, false;
+    after_unaffected_files_were_copied: 2, "lake.copy.data", 2, false;
+    at_the_lease_check_before_the_commit: 2, "confirm", 1, false;
+    when_the_snapshot_put_fails: 2, "lake.put.snapshot", 1, false;
+    after_the_snapshot_was_committed_response_lost: 2, "lake.put.snapshot", 1, true;
+    after_the_commit_before_the_catalog: 1, "ensure_database", 1, false;
+    after_the_table_was_created_before_its_partitions: 1, "create_partitions", 1, false;
+    after_some_partitions_were_published_before_others: 1, "create_partitions", 2, false;
+    after_new_partitions_before_moved_ones: 2, "update_partitions", 1, false;
+    after_publishing_before_marking_files: 2, "mark_processed", 1, false;
+    after_marking_files_response_lost: 2, "mark_processed", 1, true;
+    before_the_history_item: 2, "record_refresh", 1, false;
+    before_releasing_the_lease: 2, "release", 1, false;
+    during_garbage_collection: 2, "lake.delete", 1, false;
+}
