@@ -169,14 +169,16 @@ async fn stage(pipeline: &Pipeline, files: &[(String, String)]) {
     }
 }
 
-/// The outcome of the scenario without faults (computed once).
-async fn clean_outcome() -> &'static Outcome {
-    static CLEAN: OnceCell<Outcome> = OnceCell::const_new();
+/// The outcomes of the scenario without faults after round 1 and after round 2 (computed once).
+async fn clean_outcomes() -> &'static [Outcome; 2] {
+    static CLEAN: OnceCell<[Outcome; 2]> = OnceCell::const_new();
     CLEAN
         .get_or_init(|| async {
             let pipeline = new_pipeline().await;
             stage(&pipeline, &full_load()).await;
             pipeline.run(&TABLES).await;
+            let loaded = outcome(&pipeline).await;
+            assert_eq!(loaded.rows[0].len(), 300);
             stage(&pipeline, &cdc()).await;
             pipeline.run(&TABLES).await;
             let clean = outcome(&pipeline).await;
@@ -195,7 +197,7 @@ async fn clean_outcome() -> &'static Outcome {
                 "more than one catalog batch"
             );
             assert_eq!((clean.pending, clean.processed), (0, 8));
-            clean
+            [loaded, clean]
         })
         .await
 }
@@ -547,9 +549,10 @@ impl ObjectStore for FaultyStore {
 }
 
 /// Runs the scenario with `point` struck in `mode`, reruns until the backlog is empty, and
-/// compares the result with the clean run's.
+/// compares the result with the clean run's, right after the faulty round (so a later round
+/// cannot mask a wrong state) and at the end.
 async fn scenario(point: Point, mode: Mode) {
-    let expected = clean_outcome().await;
+    let expected = clean_outcomes().await;
     let pipeline = new_pipeline().await;
     let mut fired = false;
     for (round, files) in [(1u8, full_load()), (2, cdc())] {
@@ -605,15 +608,20 @@ async fn scenario(point: Point, mode: Mode) {
                 "{point:?} {mode:?}: the rerun failed: {summary:?}"
             );
         }
+        assert_eq!(
+            &outcome(&pipeline).await,
+            &expected[usize::from(round) - 1],
+            "{point:?} {mode:?}: after round {round} the lake differs from the clean run's"
+        );
     }
     assert!(
         fired,
         "{point:?} {mode:?}: the fault never struck; the scenario proves nothing"
     );
-    let actual = outcome(&pipeline).await;
     assert_eq!(
-        &actual, expected,
-        "{point:?} {mode:?}: the lake differs from the clean run's"
+        &outcome(&pipeline).await,
+        &expected[1],
+        "{point:?} {mode:?}: at the end the lake differs from the clean run's"
     );
 }
 
