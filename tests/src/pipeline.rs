@@ -256,8 +256,6 @@ impl Pipeline {
     /// Hive layout (`key=value/…`), for engines that read local files.
     pub async fn export_partitions(&self, name: &str, dir: &std::path::Path) {
         let table = self.glue_table(name).await.expect("the Glue table");
-        let store = self.lake_store();
-        let prefix = format!("s3://{}/", self.config.lake_bucket);
         for partition in self.catalog_partitions(name).await {
             let hive_path: Vec<String> = table
                 .partition_keys
@@ -267,28 +265,37 @@ impl Pipeline {
                 .collect();
             let target = dir.join(hive_path.join("/"));
             std::fs::create_dir_all(&target).expect("create export folder");
-            let folder = partition
-                .location
-                .strip_prefix(&prefix)
-                .expect("location in the lake bucket")
-                .trim_end_matches('/');
-            let objects: Vec<_> = store
-                .list(Some(&Path::from(folder)))
-                .try_collect()
-                .await
-                .expect("list a partition");
-            for object in objects {
-                let bytes = store
-                    .get(&object.location)
-                    .await
-                    .expect("get a file")
-                    .bytes()
-                    .await
-                    .expect("read a file");
-                let name = object.location.filename().unwrap_or("part.parquet");
+            for (path, bytes) in self.location_files(&partition.location).await {
+                let name = path.filename().unwrap_or("part.parquet");
                 std::fs::write(target.join(name), bytes).expect("write an exported file");
             }
         }
+    }
+
+    /// Every object under a catalog location (`s3://<lake bucket>/…/`) with its bytes.
+    pub async fn location_files(&self, location: &str) -> Vec<(Path, bytes::Bytes)> {
+        let store = self.lake_store();
+        let folder = location
+            .strip_prefix(&format!("s3://{}/", self.config.lake_bucket))
+            .expect("location in the lake bucket")
+            .trim_end_matches('/');
+        let objects: Vec<_> = store
+            .list(Some(&Path::from(folder)))
+            .try_collect()
+            .await
+            .expect("list a location");
+        let mut files = Vec::new();
+        for object in objects {
+            let bytes = store
+                .get(&object.location)
+                .await
+                .expect("get a file")
+                .bytes()
+                .await
+                .expect("read a file");
+            files.push((object.location, bytes));
+        }
+        files
     }
 
     /// The table registry.
@@ -351,27 +358,9 @@ impl Pipeline {
                 })
                 .collect()
         };
-        let store = self.lake_store();
-        let prefix = format!("s3://{}/", self.config.lake_bucket);
         let mut rows = Vec::new();
         for (location, partition) in locations {
-            let folder = location
-                .strip_prefix(&prefix)
-                .expect("location in the lake bucket")
-                .trim_end_matches('/');
-            let objects: Vec<_> = store
-                .list(Some(&Path::from(folder)))
-                .try_collect()
-                .await
-                .expect("list a partition");
-            for object in objects {
-                let bytes = store
-                    .get(&object.location)
-                    .await
-                    .expect("get a Parquet file")
-                    .bytes()
-                    .await
-                    .expect("read a Parquet file");
+            for (_, bytes) in self.location_files(&location).await {
                 let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(bytes)
                     .expect("a Parquet file")
                     .build()
