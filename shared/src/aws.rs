@@ -11,7 +11,8 @@ use crate::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use crate::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use crate::adapters::glue_catalog::GlueCatalog;
 use crate::adapters::s3_object_store::s3_object_store;
-use crate::config::{AwsSettings, ProcessorConfig};
+use crate::batch_manager::BatchManager;
+use crate::config::{AwsSettings, BatchManagerConfig, ProcessorConfig};
 use crate::lake::engine::LakeStores;
 use crate::processor::{Clock, Processor};
 
@@ -72,4 +73,20 @@ pub fn processor(
         ports,
         clock,
     ))
+}
+
+/// The batch-manager wired to AWS: the DynamoDB registry (cadences and tables), file tracker
+/// (backlogs) and processing tracker (last outcomes).
+pub type AwsBatchManager =
+    BatchManager<DynamoDbTableRegistry, DynamoDbFileTracker, DynamoDbProcessingTracker>;
+
+/// Builds the batch-manager from its configuration and one SDK configuration.
+pub fn batch_manager(config: &BatchManagerConfig, sdk: &SdkConfig) -> AwsBatchManager {
+    let dynamodb = dynamodb_client(sdk);
+    BatchManager::new(
+        DynamoDbTableRegistry::new(dynamodb.clone(), &config.config_table),
+        DynamoDbFileTracker::new(dynamodb.clone(), &config.file_tracker_table),
+        DynamoDbProcessingTracker::new(dynamodb, &config.processing_table),
+        config.lookup_concurrency,
+    )
 }

@@ -64,6 +64,8 @@ pub mod vars {
     pub const DMS_DATE_PARTITION_DELIMITER: &str = "TRIBUTARY_DMS_DATE_PARTITION_DELIMITER";
     /// Parallel tracker writes per invocation.
     pub const TRACKER_WRITE_CONCURRENCY: &str = "TRIBUTARY_TRACKER_WRITE_CONCURRENCY";
+    /// Backlog reads in flight while the batch-manager plans a run.
+    pub const BACKLOG_LOOKUP_CONCURRENCY: &str = "TRIBUTARY_BACKLOG_LOOKUP_CONCURRENCY";
     /// Log verbosity.
     pub const LOG_LEVEL: &str = "TRIBUTARY_LOG_LEVEL";
     /// Custom AWS endpoint (standard SDK variable).
@@ -116,15 +118,16 @@ impl FileManagerConfig {
 
     /// Reads the configuration through `lookup` (variable name → value).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| non_blank(&lookup, name);
-        let file_tracker_table = get(vars::FILE_TRACKER_TABLE).ok_or(ConfigError::Missing {
-            variable: vars::FILE_TRACKER_TABLE,
-            hint: "the name of the DynamoDB file-tracker table",
-        })?;
-        let bucket = get(vars::STAGING_BUCKET).ok_or(ConfigError::Missing {
-            variable: vars::STAGING_BUCKET,
-            hint: "the S3 bucket the DMS endpoint writes to",
-        })?;
+        let file_tracker_table = required(
+            &lookup,
+            vars::FILE_TRACKER_TABLE,
+            "the name of the DynamoDB file-tracker table",
+        )?;
+        let bucket = required(
+            &lookup,
+            vars::STAGING_BUCKET,
+            "the S3 bucket the DMS endpoint writes to",
+        )?;
         let layout = staging_layout_from_lookup(bucket, &lookup)?;
         let write_concurrency = number(
             &lookup,
@@ -188,9 +191,7 @@ impl ProcessorConfig {
 
     /// Reads the configuration through `lookup` (variable name → value).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |variable: &'static str, hint: &'static str| {
-            non_blank(&lookup, variable).ok_or(ConfigError::Missing { variable, hint })
-        };
+        let required = |variable, hint| required(&lookup, variable, hint);
         let lake_bucket = required(vars::LAKE_BUCKET, "the S3 bucket the lake tables live in")?;
         let minutes = |n: u64| Duration::from_secs(n * 60);
         let days = |n: u64| Duration::from_secs(n * 86_400);
@@ -265,6 +266,71 @@ impl ProcessorConfig {
             log_level: log_level(&lookup)?,
         })
     }
+}
+
+/// The batch-manager function's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchManagerConfig {
+    /// AWS endpoint settings.
+    pub aws: AwsSettings,
+    /// DynamoDB table of cadences and table configurations.
+    pub config_table: String,
+    /// DynamoDB table of landed files (its pending index sizes each backlog).
+    pub file_tracker_table: String,
+    /// DynamoDB table of leases and last outcomes.
+    pub processing_table: String,
+    /// Backlog reads in flight at once.
+    pub lookup_concurrency: usize,
+    /// Log verbosity.
+    pub log_level: Level,
+}
+
+impl BatchManagerConfig {
+    /// Default backlog reads in flight.
+    pub const DEFAULT_LOOKUP_CONCURRENCY: u64 = 16;
+
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (variable name → value).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            aws: aws_settings(&lookup),
+            config_table: required(
+                &lookup,
+                vars::CONFIG_TABLE,
+                "the name of the DynamoDB table-configuration table",
+            )?,
+            file_tracker_table: required(
+                &lookup,
+                vars::FILE_TRACKER_TABLE,
+                "the name of the DynamoDB file-tracker table",
+            )?,
+            processing_table: required(
+                &lookup,
+                vars::PROCESSING_TABLE,
+                "the name of the DynamoDB processing-tracker table",
+            )?,
+            lookup_concurrency: number(
+                &lookup,
+                vars::BACKLOG_LOOKUP_CONCURRENCY,
+                Self::DEFAULT_LOOKUP_CONCURRENCY,
+                1..=64,
+            )? as usize,
+            log_level: log_level(&lookup)?,
+        })
+    }
+}
+
+/// The value of a required variable, or an error naming it and what to set it to.
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    hint: &'static str,
+) -> Result<String, ConfigError> {
+    non_blank(lookup, variable).ok_or(ConfigError::Missing { variable, hint })
 }
 
 fn aws_settings(lookup: &impl Fn(&str) -> Option<String>) -> AwsSettings {

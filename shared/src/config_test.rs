@@ -210,3 +210,51 @@ fn out_of_range_processor_numbers_name_the_variable_and_the_range() {
         assert!(err.to_string().contains(variable), "{err}");
     }
 }
+
+fn batch_manager(pairs: &[(&str, &str)]) -> Result<BatchManagerConfig, ConfigError> {
+    let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+    BatchManagerConfig::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+}
+
+const BATCH_MANAGER_REQUIRED: [(&str, &str); 3] = [
+    (vars::CONFIG_TABLE, "config"),
+    (vars::FILE_TRACKER_TABLE, "files"),
+    (vars::PROCESSING_TABLE, "processing"),
+];
+
+#[test]
+fn batch_manager_reads_its_tables_and_defaults_the_lookup_concurrency() {
+    assert_eq!(
+        batch_manager(&BATCH_MANAGER_REQUIRED),
+        Ok(BatchManagerConfig {
+            aws: AwsSettings::default(),
+            config_table: "config".to_owned(),
+            file_tracker_table: "files".to_owned(),
+            processing_table: "processing".to_owned(),
+            lookup_concurrency: BatchManagerConfig::DEFAULT_LOOKUP_CONCURRENCY as usize,
+            log_level: Level::INFO,
+        })
+    );
+    let mut pairs = BATCH_MANAGER_REQUIRED.to_vec();
+    pairs.push((vars::BACKLOG_LOOKUP_CONCURRENCY, "4"));
+    assert_eq!(batch_manager(&pairs).map(|c| c.lookup_concurrency), Ok(4));
+}
+
+#[test]
+fn each_missing_batch_manager_setting_is_named() {
+    for missing in BATCH_MANAGER_REQUIRED.map(|(name, _)| name) {
+        let pairs: Vec<(&str, &str)> = BATCH_MANAGER_REQUIRED
+            .iter()
+            .copied()
+            .filter(|(name, _)| *name != missing)
+            .collect();
+        let error = batch_manager(&pairs).map_err(|e| e.to_string());
+        assert!(
+            matches!(&error, Err(message) if message.starts_with(missing)),
+            "{missing}: {error:?}"
+        );
+    }
+    let mut pairs = BATCH_MANAGER_REQUIRED.to_vec();
+    pairs.push((vars::BACKLOG_LOOKUP_CONCURRENCY, "0"));
+    assert!(batch_manager(&pairs).is_err(), "0 lookups in flight");
+}

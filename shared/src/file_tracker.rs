@@ -238,6 +238,30 @@ pub trait FileBacklog: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// What a table's backlog amounts to (the batch-manager balances batches by it; `tributary
+/// status` shows it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BacklogSummary {
+    /// Pending files (landed, or quarantined and blocking).
+    pub files: u64,
+    /// Their bytes, counting files of unknown size as 0.
+    pub bytes: u64,
+    /// How many of the pending files are quarantined.
+    pub quarantined: u64,
+    /// When the oldest pending file landed.
+    pub oldest_landed_at: Option<DateTime<Utc>>,
+}
+
+/// The port that sizes a table's backlog without reading whole items.
+pub trait BacklogOverview: Send + Sync {
+    /// The table's backlog summary, read with a Query of the pending index (never a Scan); a
+    /// table with nothing pending costs one small request.
+    fn backlog_summary(
+        &self,
+        table_id: &str,
+    ) -> impl Future<Output = Result<BacklogSummary, StoreError>> + Send;
+}
+
 #[cfg(test)]
 #[path = "file_tracker_test.rs"]
 mod tests;

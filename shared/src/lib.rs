@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod aws;
+pub mod batch_manager;
 pub mod catalog;
 pub mod config;
 pub mod dms_layout;

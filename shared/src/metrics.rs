@@ -37,7 +37,8 @@ fn table_metrics(table: &TableSummary) -> Vec<(&'static str, &'static str, f64)>
     metrics
 }
 
-/// The EMF documents of an invocation: one per table, dimensioned by table and cadence.
+/// The EMF documents of an invocation: one per table, dimensioned by table, by cadence, and not at
+/// all (the aggregate the stack's lag alarm watches).
 pub fn emf_documents(summary: &BatchSummary, at: DateTime<Utc>) -> Vec<Value> {
     summary
         .tables
@@ -55,7 +56,7 @@ pub fn emf_documents(summary: &BatchSummary, at: DateTime<Utc>) -> Vec<Value> {
                     "Timestamp": at.timestamp_millis(),
                     "CloudWatchMetrics": [{
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["Table"], ["Cadence"]],
+                        "Dimensions": [["Table"], ["Cadence"], []],
                         "Metrics": definitions,
                     }],
                 }),

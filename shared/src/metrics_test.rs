@@ -133,6 +133,11 @@ fn the_table_and_cadence_dimensions_are_top_level_strings() {
         .map(|name| name.as_str().unwrap())
         .collect();
     assert_eq!(names, ["Table", "Cadence"]);
+    // Plus one empty set: the dimensionless aggregate the stack's lag alarm watches.
+    assert_eq!(
+        directive(&document)["Dimensions"],
+        serde_json::json!([["Table"], ["Cadence"], []])
+    );
     for name in names {
         assert!(document[name].is_string(), "{name}: {}", document[name]);
     }

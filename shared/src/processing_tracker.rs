@@ -7,6 +7,7 @@
 //! fencing token. Every later write of the refresh is conditional on that token, so a processor
 //! whose lease was taken over writes nothing more.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -188,6 +189,17 @@ pub trait ProcessingTracker: Send + Sync {
         lease: &Lease,
         last: &RefreshRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The port the batch-manager reads tables' last outcomes through (to tell idle tables from
+/// tables whose last refresh did not finish).
+pub trait LastOutcomes: Send + Sync {
+    /// The last released refresh outcome of each of `table_ids` that has one; tables never
+    /// refreshed are absent. Reads in bulk (many tables per request).
+    fn last_outcomes(
+        &self,
+        table_ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, RefreshOutcomeKind>, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ impl Clock for SystemClock {
 }
 
 /// The input of one invocation (one Map item of the state machine).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInput {
     /// The cadence whose schedule started the execution, e.g. `10min`.

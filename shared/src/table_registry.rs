@@ -30,3 +30,98 @@ pub trait TableRegistry: Send + Sync {
         table_id: &str,
     ) -> impl Future<Output = Result<Option<RegisteredTable>, StoreError>> + Send;
 }
+
+/// How the batch-manager orders a cadence's tables into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableOrder {
+    /// Balance the batches by pending bytes: largest table first into the lightest batch, so a
+    /// huge table shares its batch with as few others as possible; the heaviest batch starts first.
+    #[default]
+    LargestFirst,
+    /// Tables in id order, cut into consecutive batches (predictable, unbalanced).
+    TableId,
+}
+
+impl TableOrder {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableOrder::LargestFirst => "largest_first",
+            TableOrder::TableId => "table_id",
+        }
+    }
+
+    /// The order whose stored value is `name`.
+    pub fn from_name(name: &str) -> Option<TableOrder> {
+        [TableOrder::LargestFirst, TableOrder::TableId]
+            .into_iter()
+            .find(|order| order.as_str() == name)
+    }
+}
+
+/// A refresh cadence's batch settings, as configured (the schedule itself lives in the stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CadenceSettings {
+    /// The cadence name, e.g. `10min`.
+    pub name: String,
+    /// Most tables per batch (one processor invocation refreshes them one after another).
+    pub batch_size: u32,
+    /// Most batches refreshed at once (the Map state's concurrency).
+    pub max_concurrency: u32,
+    /// How tables are ordered into batches.
+    pub table_order: TableOrder,
+    /// Whether tables with nothing to do are left out of the run.
+    pub skip_idle: bool,
+}
+
+impl CadenceSettings {
+    /// Largest batch: one processor invocation must finish its tables within one Lambda timeout.
+    pub const MAX_BATCH_SIZE: u32 = 100;
+    /// Largest concurrency: an inline Map state runs at most 40 iterations at once.
+    pub const MAX_CONCURRENCY: u32 = 40;
+
+    /// Checks the settings are usable; the message says what is wrong and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |field: &str, value: u32, max: u32| {
+            if (1..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "cadence {}: {field} is {value}; it must be between 1 and {max}",
+                    self.name
+                ))
+            }
+        };
+        check("batch_size", self.batch_size, Self::MAX_BATCH_SIZE)?;
+        check(
+            "max_concurrency",
+            self.max_concurrency,
+            Self::MAX_CONCURRENCY,
+        )
+    }
+}
+
+/// A table of a cadence, as the cadence index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CadenceTable {
+    /// `schema.table`.
+    pub table_id: String,
+    /// Whether it is refreshed.
+    pub active: bool,
+}
+
+/// The port the batch-manager reads cadences through.
+pub trait CadenceRegistry: Send + Sync {
+    /// The batch settings of cadence `name`, or `None` when no such cadence is configured.
+    fn cadence(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<CadenceSettings>, StoreError>> + Send;
+
+    /// Every table registered with cadence `name` (active or not), in table-id order, read with
+    /// a Query of the cadence index (never a Scan).
+    fn cadence_tables(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<CadenceTable>, StoreError>> + Send;
+}

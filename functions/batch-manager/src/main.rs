@@ -1,7 +1,23 @@
-//! batch-manager Lambda — not built yet. It fails at start-up with this message, so a deployment can
-//! never mistake it for a working function.
+//! batch-manager Lambda: the first state of the refresh state machine. Plans one run of a cadence
+//! — its active tables with work, in batches of table ids for the Map state. An unknown cadence or
+//! unusable batch settings fail the invocation, and with it the execution.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("the batch-manager is not implemented yet");
-    std::process::ExitCode::FAILURE
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use tributary_shared::config::BatchManagerConfig;
+use tributary_shared::{aws, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = BatchManagerConfig::from_env()?;
+    telemetry::init_json_logs(config.log_level);
+    let sdk = aws::load_sdk_config(&config.aws).await;
+    let manager = &aws::batch_manager(&config, &sdk);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        manager.plan(&event.payload).await.map_err(|e| Diagnostic {
+            error_type: e.kind().to_owned(),
+            error_message: e.to_string(),
+        })
+    }))
+    .await
 }

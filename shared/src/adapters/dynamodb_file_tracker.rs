@@ -29,8 +29,8 @@ use crate::adapters::dynamodb::{
 use crate::adapters::dynamodb_processing_tracker::fenced_write;
 use crate::dms_layout::{FileFormat, FileKind};
 use crate::file_tracker::{
-    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, FileTracker, LandedFile,
-    RecordOutcome,
+    BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure,
+    FileStatus, FileTracker, LandedFile, RecordOutcome,
 };
 use crate::processing_tracker::Lease;
 use crate::state_store::StoreError;
@@ -266,6 +266,49 @@ impl FileTracker for DynamoDbFileTracker {
             }
             Err(e) => Err(store_error(STORE, &e)),
         }
+    }
+}
+
+impl BacklogOverview for DynamoDbFileTracker {
+    async fn backlog_summary(&self, table_id: &str) -> Result<BacklogSummary, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#pending_table_id = :table_id")
+            .projection_expression("#table_id, #file_sk, #size, #status, #landed_at")
+            .set_expression_attribute_names(Some(placeholders(&[
+                attr::PENDING_TABLE_ID,
+                attr::TABLE_ID,
+                attr::FILE_SK,
+                attr::SIZE,
+                attr::STATUS,
+                attr::LANDED_AT,
+            ])))
+            .expression_attribute_values(":table_id", string_value(table_id))
+            .into_paginator()
+            .send();
+        let mut summary = BacklogSummary::default();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error(STORE, &e))?;
+            for item in page.items() {
+                let read = ItemReader::new(STORE, item, &[attr::TABLE_ID, attr::FILE_SK]);
+                summary.files += 1;
+                let size: Option<u64> = read.optional(attr::SIZE, ItemReader::number)?;
+                summary.bytes = summary.bytes.saturating_add(size.unwrap_or(0));
+                if read.named(attr::STATUS, FileStatus::from_name)? == FileStatus::Quarantined {
+                    summary.quarantined += 1;
+                }
+                let landed_at = read.time(attr::LANDED_AT)?;
+                summary.oldest_landed_at = Some(
+                    summary
+                        .oldest_landed_at
+                        .map_or(landed_at, |oldest| oldest.min(landed_at)),
+                );
+            }
+        }
+        Ok(summary)
     }
 }
 

@@ -34,7 +34,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValue,
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
@@ -44,7 +44,8 @@ use crate::adapters::dynamodb::{
     placeholders, store_error, string_value, timestamp,
 };
 use crate::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
+    LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
+    RefreshTotals,
 };
 use crate::state_store::StoreError;
 
@@ -489,6 +490,78 @@ fn busy(table_id: &str, item: Option<&Item>) -> Result<LeaseGrant, StoreError> {
         owner: read.string(attr::LEASE_OWNER)?.to_owned(),
         expires_at: read.epoch_millis(attr::LEASE_EXPIRES_AT)?,
     })
+}
+
+/// Most keys one BatchGetItem may ask for.
+const BATCH_GET_KEYS: usize = 100;
+
+/// Rounds of re-asking for keys DynamoDB left unprocessed (throttling) before giving up.
+const BATCH_GET_ROUNDS: u32 = 8;
+
+impl LastOutcomes for DynamoDbProcessingTracker {
+    async fn last_outcomes(
+        &self,
+        table_ids: &[String],
+    ) -> Result<HashMap<String, RefreshOutcomeKind>, StoreError> {
+        let mut outcomes = HashMap::new();
+        for chunk in table_ids.chunks(BATCH_GET_KEYS) {
+            let mut keys: Vec<Item> = chunk.iter().map(|id| state_key(id)).collect();
+            for round in 0..=BATCH_GET_ROUNDS {
+                if keys.is_empty() {
+                    break;
+                }
+                if round == BATCH_GET_ROUNDS {
+                    return Err(StoreError::Throttled {
+                        store: STORE,
+                        detail: format!(
+                            "{} state items still unread after {BATCH_GET_ROUNDS} BatchGetItem rounds",
+                            keys.len()
+                        ),
+                    });
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .projection_expression("#table_id, #record, #last_outcome")
+                    .set_expression_attribute_names(Some(placeholders(&[
+                        attr::TABLE_ID,
+                        attr::RECORD,
+                        attr::LAST_OUTCOME,
+                    ])))
+                    .build()
+                    .map_err(|e| invalid_request(STORE, &e))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table_name, request)
+                    .send()
+                    .await
+                    .map_err(|e| store_error(STORE, &e))?;
+                for item in output
+                    .responses
+                    .as_ref()
+                    .and_then(|r| r.get(&self.table_name))
+                    .into_iter()
+                    .flatten()
+                {
+                    let read = ItemReader::new(STORE, item, &[attr::TABLE_ID, attr::RECORD]);
+                    if let Some(outcome) = read.optional(attr::LAST_OUTCOME, |read, name| {
+                        read.named(name, RefreshOutcomeKind::from_name)
+                    })? {
+                        outcomes.insert(read.string(attr::TABLE_ID)?.to_owned(), outcome);
+                    }
+                }
+                keys = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table_name))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(outcomes)
+    }
 }
 
 impl ProcessingTracker for DynamoDbProcessingTracker {

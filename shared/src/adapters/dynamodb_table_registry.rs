@@ -11,17 +11,24 @@
 //!
 //! The global secondary index `tables-by-cadence` on (`refresh_cadence`, `table_id`), projecting
 //! every attribute, lists the tables of one cadence with a Query.
+//!
+//! A cadence's batch settings are the item `config_id = "cadence#<name>"` with `cadence` (S),
+//! `batch_size` (N), `max_concurrency` (N), `table_order` (S, `largest_first` | `table_id`,
+//! default `largest_first`), `skip_idle` (BOOL, default true) and `updated_at`. It has no
+//! `refresh_cadence` attribute, so it never appears in the cadence index.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
 use crate::adapters::dynamodb::{
-    IndexDefinition, Item, ItemReader, TableDefinition, TableSetupError, store_error, string_value,
-    timestamp,
+    IndexDefinition, Item, ItemReader, TableDefinition, TableSetupError, number_value,
+    placeholders, store_error, string_value, timestamp,
 };
 use crate::state_store::StoreError;
-use crate::table_registry::{RegisteredTable, TableRegistry};
+use crate::table_registry::{
+    CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
+};
 
 /// Attribute names of registry items.
 pub mod attr {
@@ -37,6 +44,16 @@ pub mod attr {
     pub const SPEC: &str = "spec";
     /// When the item was last written (RFC 3339, UTC).
     pub const UPDATED_AT: &str = "updated_at";
+    /// Cadence items: the cadence name.
+    pub const CADENCE: &str = "cadence";
+    /// Cadence items: most tables per batch.
+    pub const BATCH_SIZE: &str = "batch_size";
+    /// Cadence items: most batches at once.
+    pub const MAX_CONCURRENCY: &str = "max_concurrency";
+    /// Cadence items: how tables are ordered into batches.
+    pub const TABLE_ORDER: &str = "table_order";
+    /// Cadence items: whether idle tables are left out of runs.
+    pub const SKIP_IDLE: &str = "skip_idle";
 }
 
 /// Name of the index of tables by refresh cadence.
@@ -44,6 +61,9 @@ pub const CADENCE_INDEX: &str = "tables-by-cadence";
 
 /// Prefix of the `config_id` of table items.
 pub const TABLE_PREFIX: &str = "table#";
+
+/// Prefix of the `config_id` of cadence items.
+pub const CADENCE_PREFIX: &str = "cadence#";
 
 /// How errors name this store.
 const STORE: &str = "the table registry";
@@ -53,7 +73,12 @@ fn table_key(table_id: &str) -> String {
     format!("{TABLE_PREFIX}{table_id}")
 }
 
-/// [`TableRegistry`] on a DynamoDB table.
+/// The key of cadence `name`'s item.
+fn cadence_key(name: &str) -> String {
+    format!("{CADENCE_PREFIX}{name}")
+}
+
+/// [`TableRegistry`] and [`CadenceRegistry`] on a DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoDbTableRegistry {
     client: Client,
@@ -105,6 +130,42 @@ impl DynamoDbTableRegistry {
                 string_value(timestamp(Utc::now())),
             ),
         ]);
+        self.put(item).await
+    }
+
+    /// Stores cadence `settings`, replacing the cadence's previous settings.
+    pub async fn put_cadence(&self, settings: &CadenceSettings) -> Result<(), StoreError> {
+        let item = Item::from([
+            (
+                attr::CONFIG_ID.to_owned(),
+                string_value(cadence_key(&settings.name)),
+            ),
+            (attr::CADENCE.to_owned(), string_value(&settings.name)),
+            (
+                attr::BATCH_SIZE.to_owned(),
+                number_value(settings.batch_size),
+            ),
+            (
+                attr::MAX_CONCURRENCY.to_owned(),
+                number_value(settings.max_concurrency),
+            ),
+            (
+                attr::TABLE_ORDER.to_owned(),
+                string_value(settings.table_order.as_str()),
+            ),
+            (
+                attr::SKIP_IDLE.to_owned(),
+                AttributeValue::Bool(settings.skip_idle),
+            ),
+            (
+                attr::UPDATED_AT.to_owned(),
+                string_value(timestamp(Utc::now())),
+            ),
+        ]);
+        self.put(item).await
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table_name)
@@ -114,23 +175,80 @@ impl DynamoDbTableRegistry {
             .map(|_| ())
             .map_err(|e| store_error(STORE, &e))
     }
-}
 
-impl TableRegistry for DynamoDbTableRegistry {
-    async fn table(&self, table_id: &str) -> Result<Option<RegisteredTable>, StoreError> {
+    async fn get(&self, config_id: String) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table_name)
-            .key(attr::CONFIG_ID, string_value(table_key(table_id)))
+            .key(attr::CONFIG_ID, string_value(config_id))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| store_error(STORE, &e))?;
-        let Some(item) = output.item() else {
+        Ok(output.item)
+    }
+}
+
+impl CadenceRegistry for DynamoDbTableRegistry {
+    async fn cadence(&self, name: &str) -> Result<Option<CadenceSettings>, StoreError> {
+        let Some(item) = self.get(cadence_key(name)).await? else {
             return Ok(None);
         };
-        let read = ItemReader::new(STORE, item, &[attr::CONFIG_ID]);
+        let read = ItemReader::new(STORE, &item, &[attr::CONFIG_ID]);
+        Ok(Some(CadenceSettings {
+            name: read.string(attr::CADENCE)?.to_owned(),
+            batch_size: read.number(attr::BATCH_SIZE)?,
+            max_concurrency: read.number(attr::MAX_CONCURRENCY)?,
+            table_order: read
+                .optional(attr::TABLE_ORDER, |read, name| {
+                    read.named(name, TableOrder::from_name)
+                })?
+                .unwrap_or_default(),
+            skip_idle: read
+                .optional(attr::SKIP_IDLE, ItemReader::boolean)?
+                .unwrap_or(true),
+        }))
+    }
+
+    async fn cadence_tables(&self, name: &str) -> Result<Vec<CadenceTable>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .index_name(CADENCE_INDEX)
+            .key_condition_expression("#refresh_cadence = :cadence")
+            .projection_expression("#config_id, #table_id, #active")
+            .set_expression_attribute_names(Some(placeholders(&[
+                attr::REFRESH_CADENCE,
+                attr::CONFIG_ID,
+                attr::TABLE_ID,
+                attr::ACTIVE,
+            ])))
+            .expression_attribute_values(":cadence", string_value(name))
+            .into_paginator()
+            .send();
+        let mut tables = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error(STORE, &e))?;
+            for item in page.items() {
+                let read = ItemReader::new(STORE, item, &[attr::CONFIG_ID]);
+                tables.push(CadenceTable {
+                    table_id: read.string(attr::TABLE_ID)?.to_owned(),
+                    active: read.boolean(attr::ACTIVE)?,
+                });
+            }
+        }
+        Ok(tables)
+    }
+}
+
+impl TableRegistry for DynamoDbTableRegistry {
+    async fn table(&self, table_id: &str) -> Result<Option<RegisteredTable>, StoreError> {
+        let Some(item) = self.get(table_key(table_id)).await? else {
+            return Ok(None);
+        };
+        let read = ItemReader::new(STORE, &item, &[attr::CONFIG_ID]);
         Ok(Some(RegisteredTable {
             table_id: read.string(attr::TABLE_ID)?.to_owned(),
             refresh_cadence: read.string(attr::REFRESH_CADENCE)?.to_owned(),
