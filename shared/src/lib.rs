@@ -19,6 +19,7 @@ pub mod processing_tracker;
 pub mod processor;
 pub mod publisher;
 pub mod s3_events;
+pub mod stack_template;
 pub mod state_store;
 pub mod table_registry;
 pub mod telemetry;

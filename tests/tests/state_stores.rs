@@ -1,6 +1,6 @@
 //! The processor's state stores against the local AWS emulator, through the real SDK clients:
-//! leases and fencing (processing tracker), the file backlog (file tracker), refresh history and
-//! the table registry.
+//! leases and fencing (processing tracker), the file backlog and its summary (file tracker),
+//! refresh history and last outcomes, the table registry and cadences.
 //!
 //! Test names state the invariant they prove (docs/DESIGN.md §2 and §11).
 
@@ -14,15 +14,19 @@ use tributary_shared::adapters::dynamodb_processing_tracker::{
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::dms_layout::StagingLayout;
 use tributary_shared::file_tracker::{
-    BacklogLimit, FileBacklog, FileFailure, FileStatus, FileTracker, LandedFile, RecordOutcome,
+    BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure, FileStatus,
+    FileTracker, LandedFile, RecordOutcome,
 };
 use tributary_shared::object_key::ObjectKey;
 use tributary_shared::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
+    LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
+    RefreshTotals,
 };
 use tributary_shared::s3_events::ObjectCreated;
 use tributary_shared::state_store::StoreError;
-use tributary_shared::table_registry::{RegisteredTable, TableRegistry};
+use tributary_shared::table_registry::{
+    CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
+};
 use tributary_tests::{Item, LocalAws, string_attr, unique_name};
 
 const BUCKET: &str = "acme-dms-staging";
@@ -742,4 +746,117 @@ async fn a_registered_table_reads_back_and_an_unknown_one_is_none() {
     registry.put_table(&updated).await.expect("re-register");
     assert_eq!(registry.table(TABLE_ID).await.expect("read"), Some(updated));
     assert_eq!(registry.table("sales.unknown").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn a_backlog_summary_counts_pending_files_bytes_quarantined_and_the_oldest_landing() {
+    let stores = Stores::new().await;
+    assert_eq!(
+        stores.files.backlog_summary(TABLE_ID).await,
+        Ok(BacklogSummary::default()),
+        "an empty backlog"
+    );
+    // 1,200 files: more than one page of the pending index.
+    let ids = stores.land(1200, 10, |i| i).await;
+    let (lease, _) = stores.lease("owner-a", t0()).await;
+    stores
+        .files
+        .record_failure(
+            &lease,
+            &failure(&ids[7], FileStatus::Quarantined, true),
+            t0(),
+        )
+        .await
+        .expect("quarantine, blocking");
+    stores
+        .files
+        .mark_processed(&lease, &ids[..2], "r-1", t0(), t0() + Duration::days(1))
+        .await
+        .expect("mark two processed");
+
+    assert_eq!(
+        stores.files.backlog_summary(TABLE_ID).await,
+        Ok(BacklogSummary {
+            files: 1198,
+            bytes: 11_980,
+            quarantined: 1,
+            oldest_landed_at: Some(t0()),
+        })
+    );
+}
+
+#[tokio::test]
+async fn last_outcomes_are_read_in_bulk_and_tables_never_refreshed_are_absent() {
+    let stores = Stores::new().await;
+    // 230 tables: three BatchGetItem requests of at most 100 keys.
+    let tables: Vec<String> = (0..230).map(|i| format!("sales.t{i:03}")).collect();
+    let mut expected = std::collections::HashMap::new();
+    for (i, table_id) in tables.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+        let outcome = if i % 2 == 0 {
+            RefreshOutcomeKind::Failed
+        } else {
+            RefreshOutcomeKind::Completed
+        };
+        let grant = stores
+            .leases
+            .acquire(table_id, "owner-a", t0(), t0() + Duration::minutes(1))
+            .await
+            .expect("acquire");
+        let LeaseGrant::Acquired { lease, .. } = grant else {
+            panic!("{table_id} busy");
+        };
+        let mut last = record("r-1", t0(), Vec::new());
+        last.table_id = table_id.clone();
+        last.outcome = outcome;
+        stores.leases.release(&lease, &last).await.expect("release");
+        expected.insert(table_id.clone(), outcome);
+    }
+
+    assert_eq!(stores.leases.last_outcomes(&tables).await, Ok(expected));
+}
+
+#[tokio::test]
+async fn a_cadence_reads_back_with_its_tables_from_the_cadence_index() {
+    let aws = LocalAws::connect().await;
+    let name = unique_name("registry");
+    DynamoDbTableRegistry::create_table(&aws.dynamodb(), &name)
+        .await
+        .expect("create the registry table");
+    let registry = DynamoDbTableRegistry::new(aws.dynamodb(), &name);
+    assert_eq!(registry.cadence("10min").await, Ok(None));
+    let settings = CadenceSettings {
+        name: "10min".to_owned(),
+        batch_size: 5,
+        max_concurrency: 8,
+        table_order: TableOrder::TableId,
+        skip_idle: false,
+    };
+    registry.put_cadence(&settings).await.expect("put cadence");
+    assert_eq!(registry.cadence("10min").await, Ok(Some(settings)));
+
+    for (table_id, cadence, active) in [
+        ("sales.b", "10min", true),
+        ("sales.a", "10min", false),
+        ("sales.c", "hourly", true),
+    ] {
+        registry
+            .put_table(&RegisteredTable {
+                table_id: table_id.to_owned(),
+                refresh_cadence: cadence.to_owned(),
+                active,
+                spec_json: "{}".to_owned(),
+            })
+            .await
+            .expect("register");
+    }
+    let table = |id: &str, active| CadenceTable {
+        table_id: id.to_owned(),
+        active,
+    };
+    assert_eq!(
+        registry.cadence_tables("10min").await,
+        Ok(vec![table("sales.a", false), table("sales.b", true)]),
+        "the cadence's tables in id order, the cadence item itself not among them"
+    );
+    assert_eq!(registry.cadence_tables("daily").await, Ok(vec![]));
 }

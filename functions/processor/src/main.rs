@@ -2,6 +2,10 @@
 //! and publishes the results to the Glue catalog. Returns a summary per table; only an unusable
 //! input fails the invocation.
 
+// The refresh is a deep chain of async calls; laying out its future needs more than the default
+// query depth (128).
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

@@ -1,19 +1,14 @@
-//! What the DynamoDB adapters share: mapping SDK errors to [`StoreError`], creating tables, and
-//! writing and reading attribute values.
+//! What the DynamoDB adapters share: mapping SDK errors to [`StoreError`], and writing and
+//! reading attribute values. (Tables are created from the stack template: `local_stack`.)
 
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::str::FromStr;
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::operation::BuildError;
 use chrono::{DateTime, SecondsFormat, Utc};
-use thiserror::Error;
 
 use crate::state_store::StoreError;
 
@@ -217,121 +212,5 @@ impl<'a> ItemReader<'a> {
         let seconds: i64 = self.number(attribute)?;
         DateTime::from_timestamp(seconds, 0)
             .ok_or_else(|| self.corrupt(attribute, &format!("is not a time: {seconds}")))
-    }
-}
-
-/// Creating a table failed.
-#[derive(Debug, Error)]
-pub enum TableSetupError {
-    /// A request could not be built (a required field is missing: a bug).
-    #[error("invalid table definition: {0}")]
-    Definition(#[from] BuildError),
-    /// DynamoDB refused or did not answer the CreateTable call.
-    #[error("could not create the table: {0}")]
-    Create(String),
-}
-
-/// A global secondary index over string keys, projecting every attribute.
-#[derive(Debug, Clone, Copy)]
-pub struct IndexDefinition<'a> {
-    /// Index name.
-    pub name: &'a str,
-    /// Partition key attribute.
-    pub partition_key: &'a str,
-    /// Sort key attribute.
-    pub sort_key: &'a str,
-}
-
-/// An on-demand table whose keys are strings, as the stack defines it.
-#[derive(Debug, Clone, Copy)]
-pub struct TableDefinition<'a> {
-    /// Partition key attribute.
-    pub partition_key: &'a str,
-    /// Sort key attribute, if any.
-    pub sort_key: Option<&'a str>,
-    /// Global secondary indexes.
-    pub indexes: &'a [IndexDefinition<'a>],
-    /// The TTL attribute (epoch seconds), if items expire.
-    pub ttl_attribute: Option<&'a str>,
-}
-
-fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BuildError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-}
-
-impl TableDefinition<'_> {
-    /// Creates the table `table_name` (on-demand, with its indexes and TTL); used by the local
-    /// environment and tests. An existing table is left as it is.
-    pub async fn create(&self, client: &Client, table_name: &str) -> Result<(), TableSetupError> {
-        let mut key_attributes = vec![self.partition_key];
-        key_attributes.extend(self.sort_key);
-        for index in self.indexes {
-            key_attributes.extend([index.partition_key, index.sort_key]);
-        }
-        key_attributes.sort_unstable();
-        key_attributes.dedup();
-        let mut request = client
-            .create_table()
-            .table_name(table_name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key_element(self.partition_key, KeyType::Hash)?);
-        if let Some(sort_key) = self.sort_key {
-            request = request.key_schema(key_element(sort_key, KeyType::Range)?);
-        }
-        for name in key_attributes {
-            request = request.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()?,
-            );
-        }
-        for index in self.indexes {
-            request = request.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(key_element(index.partition_key, KeyType::Hash)?)
-                    .key_schema(key_element(index.sort_key, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()?,
-            );
-        }
-        match request.send().await {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
-            {
-                return Ok(());
-            }
-            Err(e) => return Err(TableSetupError::Create(DisplayErrorContext(e).to_string())),
-        }
-        let Some(ttl_attribute) = self.ttl_attribute else {
-            return Ok(());
-        };
-        // TTL is a separate call; a failure here leaves a usable table, so it is only logged.
-        if let Err(e) = client
-            .update_time_to_live()
-            .table_name(table_name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(ttl_attribute)
-                    .build()?,
-            )
-            .send()
-            .await
-        {
-            tracing::warn!(table = table_name, error = %DisplayErrorContext(&e),
-                "could not enable TTL");
-        }
-        Ok(())
     }
 }

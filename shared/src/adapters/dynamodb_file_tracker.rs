@@ -23,10 +23,11 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use crate::adapters::dynamodb::{
-    IndexDefinition, Item, ItemReader, TableDefinition, TableSetupError, invalid_request,
-    number_value, placeholders, store_error, string_value, timestamp,
+    Item, ItemReader, invalid_request, number_value, placeholders, store_error, string_value,
+    timestamp,
 };
 use crate::adapters::dynamodb_processing_tracker::fenced_write;
+use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::dms_layout::{FileFormat, FileKind};
 use crate::file_tracker::{
     BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure,
@@ -132,21 +133,13 @@ impl DynamoDbFileTracker {
         self
     }
 
-    /// Creates the tracker table (on-demand, with the pending index and TTL) as the stack defines
-    /// it; used by the local environment and tests. An existing table is left as it is.
-    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), TableSetupError> {
-        TableDefinition {
-            partition_key: attr::TABLE_ID,
-            sort_key: Some(attr::FILE_SK),
-            indexes: &[IndexDefinition {
-                name: PENDING_INDEX,
-                partition_key: attr::PENDING_TABLE_ID,
-                sort_key: attr::FILE_SK,
-            }],
-            ttl_attribute: Some(attr::EXPIRES_AT),
-        }
-        .create(client, table_name)
-        .await
+    /// The stack template's logical id of this table (`infra/template.yaml`).
+    pub const STACK_RESOURCE: &str = "FileTrackerTable";
+
+    /// Creates the table as the stack template defines it; used by the local environment and
+    /// tests. An existing table is left as it is.
+    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), SetupError> {
+        create_dynamodb_table(client, Self::STACK_RESOURCE, table_name).await
     }
 
     fn item(file: &LandedFile) -> Item {

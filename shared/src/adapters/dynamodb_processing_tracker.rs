@@ -40,9 +40,10 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use crate::adapters::dynamodb::{
-    Item, ItemReader, TableDefinition, TableSetupError, invalid_request, number_value,
-    placeholders, store_error, string_value, timestamp,
+    Item, ItemReader, invalid_request, number_value, placeholders, store_error, string_value,
+    timestamp,
 };
+use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::processing_tracker::{
     LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
     RefreshTotals,
@@ -301,17 +302,13 @@ impl DynamoDbProcessingTracker {
         }
     }
 
-    /// Creates the processing-tracker table (on-demand, with TTL) as the stack defines it; used
-    /// by the local environment and tests. An existing table is left as it is.
-    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), TableSetupError> {
-        TableDefinition {
-            partition_key: attr::TABLE_ID,
-            sort_key: Some(attr::RECORD),
-            indexes: &[],
-            ttl_attribute: Some(attr::EXPIRES_AT),
-        }
-        .create(client, table_name)
-        .await
+    /// The stack template's logical id of this table (`infra/template.yaml`).
+    pub const STACK_RESOURCE: &str = "ProcessingTable";
+
+    /// Creates the table as the stack template defines it; used by the local environment and
+    /// tests. An existing table is left as it is.
+    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), SetupError> {
+        create_dynamodb_table(client, Self::STACK_RESOURCE, table_name).await
     }
 
     /// The table's lease and last outcome (a consistent read), `None` before its first lease.

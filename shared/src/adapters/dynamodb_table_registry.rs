@@ -22,9 +22,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
 use crate::adapters::dynamodb::{
-    IndexDefinition, Item, ItemReader, TableDefinition, TableSetupError, number_value,
-    placeholders, store_error, string_value, timestamp,
+    Item, ItemReader, number_value, placeholders, store_error, string_value, timestamp,
 };
+use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::state_store::StoreError;
 use crate::table_registry::{
     CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
@@ -94,21 +94,13 @@ impl DynamoDbTableRegistry {
         }
     }
 
-    /// Creates the registry table (on-demand, with the cadence index) as the stack defines it;
-    /// used by the local environment and tests. An existing table is left as it is.
-    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), TableSetupError> {
-        TableDefinition {
-            partition_key: attr::CONFIG_ID,
-            sort_key: None,
-            indexes: &[IndexDefinition {
-                name: CADENCE_INDEX,
-                partition_key: attr::REFRESH_CADENCE,
-                sort_key: attr::TABLE_ID,
-            }],
-            ttl_attribute: None,
-        }
-        .create(client, table_name)
-        .await
+    /// The stack template's logical id of this table (`infra/template.yaml`).
+    pub const STACK_RESOURCE: &str = "ConfigTable";
+
+    /// Creates the table as the stack template defines it; used by the local environment and
+    /// tests. An existing table is left as it is.
+    pub async fn create_table(client: &Client, table_name: &str) -> Result<(), SetupError> {
+        create_dynamodb_table(client, Self::STACK_RESOURCE, table_name).await
     }
 
     /// Registers `table`, replacing its previous registration.

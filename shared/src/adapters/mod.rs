@@ -5,4 +5,5 @@ pub mod dynamodb_file_tracker;
 pub mod dynamodb_processing_tracker;
 pub mod dynamodb_table_registry;
 pub mod glue_catalog;
+pub mod local_stack;
 pub mod s3_object_store;
