@@ -97,30 +97,28 @@ deploy() {
     --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
     --parameter-overrides "${overrides[@]}"
 
-  enable_eventbridge
-  if [[ -z "${DRY_RUN:-}" ]]; then
-    aws_read cloudformation describe-stacks --region "$REGION" --stack-name "$STACK" \
-      --query 'Stacks[0].Outputs[].[OutputKey, OutputValue]' --output text
+  if [[ -n "${DRY_RUN:-}" ]]; then
+    local bucket
+    bucket=$(tr ' ' '\n' <<<"$params" | sed -n 's/^StagingBucketName=//p')
+    if [[ -n "$bucket" ]]; then
+      aws_cli s3api get-bucket-notification-configuration --region "$REGION" --bucket "$bucket"
+      aws_cli s3api put-bucket-notification-configuration --region "$REGION" --bucket "$bucket" \
+        --notification-configuration '<the current configuration + "EventBridgeConfiguration": {}>'
+    fi
+    return 0
   fi
+  enable_eventbridge "$(aws_read cloudformation describe-stacks --region "$REGION" --stack-name "$STACK" \
+    --query "Stacks[0].Outputs[?OutputKey=='StagingBucketName'].OutputValue" --output text)"
+  aws_read cloudformation describe-stacks --region "$REGION" --stack-name "$STACK" \
+    --query 'Stacks[0].Outputs[].[OutputKey, OutputValue]' --output text
 }
 
 # The staging bucket must send "Object Created" events to EventBridge. A bucket the stack creates
-# does; an existing one (StagingBucketName) gets EventBridge turned on here. The S3 API replaces the
+# does; an existing one (StagingBucketName) gets EventBridge turned on here, after the deployment. The S3 API replaces the
 # whole notification configuration, so the current one is read, EventBridgeConfiguration added, and
 # everything else (topic, queue and function notifications) written back unchanged.
 enable_eventbridge() {
-  local bucket
-  if [[ -n "${DRY_RUN:-}" ]]; then
-    bucket=$(tr ' ' '\n' <<<"${PARAMS:-}" | sed -n 's/^StagingBucketName=//p')
-    [[ -n "$bucket" ]] || return 0
-    aws_cli s3api get-bucket-notification-configuration --region "$REGION" --bucket "$bucket"
-    aws_cli s3api put-bucket-notification-configuration --region "$REGION" --bucket "$bucket" \
-      --notification-configuration '<the current configuration + "EventBridgeConfiguration": {}>'
-    return 0
-  fi
-  bucket=$(aws_read cloudformation describe-stacks --region "$REGION" --stack-name "$STACK" \
-    --query "Stacks[0].Outputs[?OutputKey=='StagingBucketName'].OutputValue" --output text)
-  local current merged
+  local bucket=$1 current merged
   current=$(aws_read s3api get-bucket-notification-configuration --region "$REGION" --bucket "$bucket" --output json)
   merged=$("$venv/bin/python" -c '
 import json, sys
@@ -144,9 +142,10 @@ undeploy() {
   echo "deploy: deleting stack $STACK in $REGION"
   local retained
   if [[ -z "${DRY_RUN:-}" ]]; then
+    # Only for the report below: a failure here must not stop the deletion.
     retained=$(aws_read cloudformation describe-stack-resources --region "$REGION" --stack-name "$STACK" \
       --query "StackResources[?ResourceType=='AWS::S3::Bucket' || ResourceType=='AWS::DynamoDB::Table'].[ResourceType, PhysicalResourceId]" \
-      --output text)
+      --output text 2>/dev/null) || retained=""
   fi
   aws_cli cloudformation delete-stack --region "$REGION" --stack-name "$STACK"
   aws_cli cloudformation wait stack-delete-complete --region "$REGION" --stack-name "$STACK"
@@ -163,5 +162,10 @@ undeploy() {
 case "$command" in
   deploy) deploy ;;
   undeploy) undeploy ;;
-  *) fail "usage: scripts/deploy.sh deploy|undeploy" ;;
+  # Only the EventBridge step, for a bucket given by name (REGION=… scripts/deploy.sh enable-eventbridge BUCKET).
+  enable-eventbridge)
+    require REGION
+    enable_eventbridge "${2:?bucket name}"
+    ;;
+  *) fail "usage: scripts/deploy.sh deploy|undeploy|enable-eventbridge BUCKET" ;;
 esac
