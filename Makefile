@@ -1,5 +1,6 @@
 # Tributary — the two commands are `make demo` and `make test`. Everything they need is installed
 # here, pinned: the Python venv (.venv) with the local AWS emulator comes from requirements-dev.txt.
+# Deployment tools live in venvs of their own (infra/requirements-*.txt); see infra/README.md.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -10,12 +11,31 @@ PYTHON ?= python3
 CARGO ?= cargo
 WITH_MOTO := VENV=$(VENV) scripts/with-moto.sh
 
-.PHONY: help test demo venv fmt fmt-check clippy unit integration bench moto clean
+# Infrastructure (infra/README.md). Each tool venv is separate so its pins cannot meet moto's.
+INFRA_VENV ?= .venv-infra
+AWS_VENV ?= .venv-aws
+LAMBDA_VENV ?= .venv-lambda
+PIP_INSTALL = bin/pip install --quiet --disable-pip-version-check
+# Instruction set of the Lambda zips; the template's Architecture parameter defaults to the same.
+ARCH ?= arm64
+LAMBDA_TARGET_DIR ?= $(HOME)/.cache/tributary/lambda-target
+TEMPLATE := dist/infra/template.json
+STACK ?=
+REGION ?=
+ARTIFACT_BUCKET ?=
+ARTIFACT_PREFIX ?= tributary
+PARAMS ?=
+DRY_RUN ?=
+DEPLOY_ENV = AWS_VENV=$(AWS_VENV) STACK=$(STACK) REGION=$(REGION) ARTIFACT_BUCKET=$(ARTIFACT_BUCKET) \
+	ARTIFACT_PREFIX=$(ARTIFACT_PREFIX) ARCH=$(ARCH) PARAMS="$(PARAMS)" DRY_RUN=$(DRY_RUN)
+
+.PHONY: help test demo venv fmt fmt-check clippy unit integration bench moto clean \
+	infra-check lambda deploy undeploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: venv fmt-check clippy ## fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
+test: venv infra-check fmt-check clippy ## infra checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --workspace --locked
 
 demo: ## Run the whole pipeline locally (arrives with the local runner)
@@ -50,6 +70,39 @@ bench: ## Smoke benchmark of the merge engine: 1M-row full load, then 50k change
 moto: venv ## Run moto on 127.0.0.1 until Ctrl-C (for manual exploration)
 	$(WITH_MOTO) bash -c 'echo "AWS_ENDPOINT_URL=$$AWS_ENDPOINT_URL — Ctrl-C to stop"; sleep infinity'
 
-clean: ## Remove build output and the venv
+clean: ## Remove build output and the venvs
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(INFRA_VENV) $(AWS_VENV) $(LAMBDA_VENV) dist
+
+infra-check: $(TEMPLATE) $(INFRA_VENV)/.installed ## Render the template; cfn-lint, checkov, state machine tests
+	$(VENV)/bin/cfn-lint $(TEMPLATE)
+	$(INFRA_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file $(TEMPLATE)
+	$(VENV)/bin/python -m unittest discover --start-directory infra/tests
+
+# What is linted is what is deployed: the source template with the state machine definition inlined.
+$(TEMPLATE): infra/template.yaml infra/state-machine.asl.json scripts/render-template.py $(VENV)/.installed
+	$(VENV)/bin/python scripts/render-template.py infra/template.yaml $@
+
+lambda: $(LAMBDA_VENV)/.installed ## Build the Lambda zips into dist/lambda (ARCH=arm64|x86_64, release)
+	ARCH=$(ARCH) LAMBDA_VENV=$(LAMBDA_VENV) LAMBDA_TARGET_DIR=$(LAMBDA_TARGET_DIR) scripts/build-lambda.sh
+
+deploy: $(TEMPLATE) $(AWS_VENV)/.installed ## Deploy: make deploy STACK=… REGION=… ARTIFACT_BUCKET=… [PARAMS="K=V …"]
+	$(DEPLOY_ENV) scripts/deploy.sh deploy
+
+undeploy: $(AWS_VENV)/.installed ## Delete the stack (buckets and tables are retained): make undeploy STACK=… REGION=…
+	$(DEPLOY_ENV) scripts/deploy.sh undeploy
+
+$(INFRA_VENV)/.installed: infra/requirements-checkov.txt infra/constraints-checkov.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/$(PIP_INSTALL) -r infra/requirements-checkov.txt -c infra/constraints-checkov.txt
+	touch $@
+
+$(AWS_VENV)/.installed: infra/requirements-aws.txt infra/constraints-aws.txt
+	$(PYTHON) -m venv $(AWS_VENV)
+	$(AWS_VENV)/$(PIP_INSTALL) -r infra/requirements-aws.txt -c infra/constraints-aws.txt
+	touch $@
+
+$(LAMBDA_VENV)/.installed: infra/requirements-lambda.txt
+	$(PYTHON) -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/$(PIP_INSTALL) --no-deps -r infra/requirements-lambda.txt
+	touch $@
