@@ -18,6 +18,9 @@ LAMBDA_VENV ?= .venv-lambda
 PIP_INSTALL = bin/pip install --quiet --disable-pip-version-check
 # Instruction set of the Lambda zips; the template's Architecture parameter defaults to the same.
 ARCH ?= arm64
+# The Lambda binaries built and deployed (tests/tests/stack_definitions.rs checks this list against
+# the template's functions and the workspace's functions/ packages).
+LAMBDA_BINARIES := file-manager batch-manager processor
 LAMBDA_TARGET_DIR ?= $(HOME)/.cache/tributary/lambda-target
 TEMPLATE := dist/infra/template.json
 STACK ?=
@@ -26,7 +29,7 @@ ARTIFACT_BUCKET ?=
 ARTIFACT_PREFIX ?= tributary
 PARAMS ?=
 DRY_RUN ?=
-DEPLOY_ENV = AWS_VENV=$(AWS_VENV) STACK=$(STACK) REGION=$(REGION) ARTIFACT_BUCKET=$(ARTIFACT_BUCKET) \
+DEPLOY_ENV = BINARIES="$(LAMBDA_BINARIES)" AWS_VENV=$(AWS_VENV) STACK=$(STACK) REGION=$(REGION) ARTIFACT_BUCKET=$(ARTIFACT_BUCKET) \
 	ARTIFACT_PREFIX=$(ARTIFACT_PREFIX) ARCH=$(ARCH) PARAMS="$(PARAMS)" DRY_RUN=$(DRY_RUN)
 
 .PHONY: help test demo venv fmt fmt-check clippy unit integration bench moto clean \
@@ -84,7 +87,7 @@ $(TEMPLATE): infra/template.yaml infra/state-machine.asl.json scripts/render-tem
 	$(VENV)/bin/python scripts/render-template.py infra/template.yaml $@
 
 lambda: $(LAMBDA_VENV)/.installed ## Build the Lambda zips into dist/lambda (ARCH=arm64|x86_64, release)
-	ARCH=$(ARCH) LAMBDA_VENV=$(LAMBDA_VENV) LAMBDA_TARGET_DIR=$(LAMBDA_TARGET_DIR) scripts/build-lambda.sh
+	BINARIES="$(LAMBDA_BINARIES)" ARCH=$(ARCH) LAMBDA_VENV=$(LAMBDA_VENV) LAMBDA_TARGET_DIR=$(LAMBDA_TARGET_DIR) scripts/build-lambda.sh
 
 deploy: $(TEMPLATE) $(AWS_VENV)/.installed ## Deploy: make deploy STACK=… REGION=… ARTIFACT_BUCKET=… [PARAMS="K=V …"]
 	$(DEPLOY_ENV) scripts/deploy.sh deploy

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 arch=${ARCH:-arm64}
 venv=${LAMBDA_VENV:-.venv-lambda}
 target_dir=${LAMBDA_TARGET_DIR:-$HOME/.cache/tributary/lambda-target}
-binaries=(file-manager batch-manager processor)
+read -ra binaries <<<"${BINARIES:?set BINARIES to the Lambda binaries (the Makefile does)}"
 
 case "$arch" in
   arm64) flag=--arm64 rust_target=aarch64-unknown-linux-gnu ;;
@@ -50,7 +50,10 @@ packages=()
 for binary in "${binaries[@]}"; do packages+=(-p "$binary"); done
 echo "build-lambda: cargo lambda build --release $flag (${binaries[*]}) -> $lambda_dir"
 started=$SECONDS
-if ! cargo lambda build --release "$flag" --output-format zip --lambda-dir "$lambda_dir" --locked \
+# --disable-optimizations: cargo-lambda would force panic=abort (and its own LTO/CPU flags); the
+# workspace's [profile.release] applies instead — fat LTO, one codegen unit, stripped, and
+# panic=unwind so lambda_runtime reports a handler panic to Lambda as an invocation error.
+if ! cargo lambda build --release --disable-optimizations "$flag" --output-format zip --lambda-dir "$lambda_dir" --locked \
   "${packages[@]}"; then
   echo "build-lambda: the build failed." >&2
   if [[ "$arch" == arm64 ]]; then

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 command=${1:-}
 venv=${AWS_VENV:-.venv-aws}
 template=dist/infra/template.json
-binaries=(file-manager batch-manager processor)
+read -ra binaries <<<"${BINARIES:?set BINARIES to the Lambda binaries (the Makefile does)}"
 
 fail() {
   echo "deploy: $*" >&2
