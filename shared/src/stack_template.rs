@@ -196,6 +196,20 @@ pub struct StateMachineSpec {
     pub substitutions: BTreeMap<String, Reference>,
 }
 
+/// One `Allow` statement of an IAM role's inline policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowStatement {
+    /// The role's logical id.
+    pub role: String,
+    /// The statement's `Sid`, when it has one.
+    pub sid: Option<String>,
+    /// The actions granted.
+    pub actions: Vec<String>,
+    /// Each resource: a literal (such as `*`), or `ref` for any intrinsic (a reference to one of
+    /// the stack's resources or an ARN built from them).
+    pub resources: Vec<String>,
+}
+
 /// A parsed stack template.
 #[derive(Debug, Clone)]
 pub struct StackTemplate {
@@ -418,6 +432,43 @@ impl StackTemplate {
         })
     }
 
+    /// Every `Allow` statement of every IAM role's inline policies, in template order.
+    pub fn role_allow_statements(&self) -> Vec<AllowStatement> {
+        let mut statements = Vec::new();
+        for role in self.resources_of_type("AWS::IAM::Role") {
+            let policies = self
+                .root
+                .get("Resources")
+                .and_then(|r| r.get(&role))
+                .and_then(|r| r.get("Properties"))
+                .and_then(|p| p.get("Policies"));
+            for policy in listed(policies) {
+                let document = policy.get("PolicyDocument");
+                for statement in listed(document.and_then(|d| d.get("Statement"))) {
+                    if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                        continue;
+                    }
+                    statements.push(AllowStatement {
+                        role: role.clone(),
+                        sid: statement
+                            .get("Sid")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        actions: listed(statement.get("Action"))
+                            .into_iter()
+                            .map(|a| scalar_text(a).unwrap_or_else(|| "ref".to_owned()))
+                            .collect(),
+                        resources: listed(statement.get("Resource"))
+                            .into_iter()
+                            .map(|r| scalar_text(r).unwrap_or_else(|| "ref".to_owned()))
+                            .collect(),
+                    });
+                }
+            }
+        }
+        statements
+    }
+
     /// A literal scalar, or a `!Ref` to a parameter with a default, as text.
     fn text(&self, value: &Value) -> Option<String> {
         match reference(value) {
@@ -430,6 +481,15 @@ impl StackTemplate {
     /// A literal number, or a `!Ref` to a parameter with a numeric default.
     fn number(&self, value: &Value) -> Option<u64> {
         self.text(value)?.parse().ok()
+    }
+}
+
+/// A policy element that may be one item or a list of them, as a list.
+fn listed(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => Vec::new(),
     }
 }
 

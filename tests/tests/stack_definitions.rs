@@ -313,3 +313,55 @@ fn the_template_gives_each_function_every_variable_its_configuration_requires() 
         );
     }
 }
+
+#[test]
+fn function_and_service_roles_grant_no_wildcard_actions_and_no_wildcard_resources_but_for_apis_without_resources()
+ {
+    // The only APIs granted on "*": CloudWatch Logs log delivery and X-Ray, which have no
+    // resource-level permissions (the state machine's logging and tracing).
+    let resource_less = |action: &str| {
+        [
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "xray:GetSamplingRules",
+            "xray:GetSamplingTargets",
+        ]
+        .contains(&action)
+    };
+    let statements = template().role_allow_statements();
+    assert!(
+        statements.len() >= 10,
+        "the roles' statements were read: {statements:?}"
+    );
+    for statement in &statements {
+        let context = format!("{} {:?}", statement.role, statement.sid);
+        assert!(!statement.actions.is_empty(), "{context}: no actions");
+        for action in &statement.actions {
+            assert!(!action.contains('*'), "{context}: wildcard action {action}");
+        }
+        if statement.resources.iter().any(|r| r.contains('*')) {
+            assert!(
+                statement.actions.iter().all(|a| resource_less(a)),
+                "{context}: {:?} on {:?}",
+                statement.actions,
+                statement.resources
+            );
+        }
+    }
+    let roles: BTreeSet<&str> = statements.iter().map(|s| s.role.as_str()).collect();
+    for function in functions() {
+        let role = function.logical_id.replace("Function", "Role");
+        assert!(
+            roles.contains(role.as_str()),
+            "{role} has its own policy: {roles:?}"
+        );
+    }
+}
