@@ -23,8 +23,10 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, PENDING_INDEX, attr};
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::aws;
 use tributary_shared::config::AwsSettings;
+use tributary_shared::table_registry::RegisteredTable;
 
 /// A tracker item, attribute name → value.
 pub type Item = HashMap<String, AttributeValue>;
@@ -126,6 +128,25 @@ impl LocalAws {
             .await
             .expect("query the pending index")
     }
+}
+
+/// Registers `table_id` with `cadence` (`active` or not) and an empty configuration: enough for
+/// the registry's and the batch-manager's reads, which never parse it.
+pub async fn register_table(
+    registry: &DynamoDbTableRegistry,
+    table_id: &str,
+    cadence: &str,
+    active: bool,
+) {
+    registry
+        .put_table(&RegisteredTable {
+            table_id: table_id.to_owned(),
+            refresh_cadence: cadence.to_owned(),
+            active,
+            spec_json: "{}".to_owned(),
+        })
+        .await
+        .expect("register table");
 }
 
 /// A name no other test (or test run against the same emulator) uses.

@@ -11,8 +11,9 @@ use tributary_shared::config::{BatchManagerConfig, vars};
 use tributary_shared::processing_tracker::{
     LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
 };
-use tributary_shared::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
+use tributary_shared::table_registry::{CadenceSettings, TableOrder};
 use tributary_tests::pipeline::{CADENCE, Pipeline};
+use tributary_tests::register_table;
 
 /// The batch-manager wired like the Lambda function, on the pipeline's tables.
 fn batch_manager(pipeline: &Pipeline) -> AwsBatchManager {
@@ -47,18 +48,6 @@ async fn put_cadence(registry: &DynamoDbTableRegistry, batch_size: u32, order: T
         })
         .await
         .expect("put cadence");
-}
-
-async fn register(registry: &DynamoDbTableRegistry, table_id: &str, cadence: &str, active: bool) {
-    registry
-        .put_table(&RegisteredTable {
-            table_id: table_id.to_owned(),
-            refresh_cadence: cadence.to_owned(),
-            active,
-            spec_json: "{}".to_owned(),
-        })
-        .await
-        .expect("register table");
 }
 
 async fn plan(pipeline: &Pipeline, input: serde_json::Value) -> Result<BatchPlan, PlanError> {
@@ -100,22 +89,22 @@ async fn eighteen_active_tables_in_batches_of_five_run_as_five_five_five_three_w
     put_cadence(&registry, 5, TableOrder::TableId).await;
     let active: Vec<String> = (1..=18).map(|i| format!("sales.t{i:02}")).collect();
     for table_id in &active {
-        register(&registry, table_id, CADENCE, true).await;
+        register_table(&registry, table_id, CADENCE, true).await;
         pipeline
             .stage(table_id, "20240101-000000001.csv", "I,1,a\n")
             .await;
     }
     for table_id in ["sales.off1", "sales.off2"] {
-        register(&registry, table_id, CADENCE, false).await;
+        register_table(&registry, table_id, CADENCE, false).await;
         pipeline
             .stage(table_id, "20240101-000000001.csv", "I,1,a\n")
             .await;
     }
     for table_id in ["sales.idle1", "sales.idle2"] {
-        register(&registry, table_id, CADENCE, true).await;
+        register_table(&registry, table_id, CADENCE, true).await;
     }
     last_refresh(&pipeline, "sales.idle2", RefreshOutcomeKind::Completed).await;
-    register(&registry, "sales.hourly", "hourly", true).await;
+    register_table(&registry, "sales.hourly", "hourly", true).await;
     pipeline
         .stage("sales.hourly", "20240101-000000001.csv", "I,1,a\n")
         .await;
@@ -152,7 +141,7 @@ async fn largest_first_batches_keep_the_biggest_backlog_with_the_fewest_companio
     let pipeline = Pipeline::new(&[]).await;
     let registry = pipeline.registry();
     put_cadence(&registry, 5, TableOrder::LargestFirst).await;
-    register(&registry, "sales.huge", CADENCE, true).await;
+    register_table(&registry, "sales.huge", CADENCE, true).await;
     pipeline
         .stage(
             "sales.huge",
@@ -162,7 +151,7 @@ async fn largest_first_batches_keep_the_biggest_backlog_with_the_fewest_companio
         .await;
     for i in 1..=17 {
         let table_id = format!("sales.small{i:02}");
-        register(&registry, &table_id, CADENCE, true).await;
+        register_table(&registry, &table_id, CADENCE, true).await;
         pipeline
             .stage(&table_id, "20240101-000000001.csv", vec![b'x'; 1000 + i])
             .await;
@@ -184,7 +173,7 @@ async fn an_idle_table_whose_last_refresh_failed_is_run_again() {
     let registry = pipeline.registry();
     put_cadence(&registry, 5, TableOrder::LargestFirst).await;
     for table_id in ["sales.ok", "sales.broken"] {
-        register(&registry, table_id, CADENCE, true).await;
+        register_table(&registry, table_id, CADENCE, true).await;
     }
     last_refresh(&pipeline, "sales.ok", RefreshOutcomeKind::Completed).await;
     last_refresh(&pipeline, "sales.broken", RefreshOutcomeKind::Failed).await;
@@ -212,7 +201,7 @@ async fn an_idle_table_whose_last_refresh_failed_is_run_again() {
 #[tokio::test]
 async fn an_unknown_cadence_is_an_error_naming_it_not_an_empty_run() {
     let pipeline = Pipeline::new(&[]).await;
-    register(&pipeline.registry(), "sales.t01", "5min", true).await;
+    register_table(&pipeline.registry(), "sales.t01", "5min", true).await;
     let error = plan(&pipeline, json!({"refresh_cadence": "5min"}))
         .await
         .map(|p| p.batches.len());

@@ -27,7 +27,7 @@ use tributary_shared::state_store::StoreError;
 use tributary_shared::table_registry::{
     CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
 };
-use tributary_tests::{Item, LocalAws, string_attr, unique_name};
+use tributary_tests::{Item, LocalAws, register_table, string_attr, unique_name};
 
 const BUCKET: &str = "acme-dms-staging";
 const TABLE_ID: &str = "sales.orders";
@@ -94,6 +94,18 @@ impl Stores {
             } => (lease, took_over_from),
             busy => panic!("expected the lease, got {busy:?}"),
         }
+    }
+
+    /// Quarantines file `id` under `lease`, keeping it pending (blocking) or not.
+    async fn quarantine(&self, lease: &Lease, id: &str, keep_pending: bool) {
+        self.files
+            .record_failure(
+                lease,
+                &failure(id, FileStatus::Quarantined, keep_pending),
+                t0(),
+            )
+            .await
+            .expect("quarantine");
     }
 
     /// Every item of `table`, sorted by its sort key `sort_key`.
@@ -585,15 +597,7 @@ async fn a_quarantined_file_not_kept_pending_leaves_the_backlog_but_stays_quaran
     let stores = Stores::new().await;
     let ids = stores.land(2, 10, |i| i).await;
     let (lease, _) = stores.lease("owner-a", t0()).await;
-    stores
-        .files
-        .record_failure(
-            &lease,
-            &failure(&ids[1], FileStatus::Quarantined, true),
-            t0(),
-        )
-        .await
-        .expect("quarantine, blocking");
+    stores.quarantine(&lease, &ids[1], true).await;
     let pending = stores
         .files
         .pending(TABLE_ID, NO_LIMIT)
@@ -601,15 +605,7 @@ async fn a_quarantined_file_not_kept_pending_leaves_the_backlog_but_stays_quaran
         .expect("read the backlog");
     assert_eq!(pending[1].status, FileStatus::Quarantined, "still blocking");
 
-    stores
-        .files
-        .record_failure(
-            &lease,
-            &failure(&ids[1], FileStatus::Quarantined, false),
-            t0(),
-        )
-        .await
-        .expect("quarantine, skipped");
+    stores.quarantine(&lease, &ids[1], false).await;
     assert_eq!(stores.pending_ids(NO_LIMIT).await, ids[..1]);
     let item = stores.file_item(&ids[1]).await;
     assert_eq!(string_attr(&item, file_attr::STATUS), "quarantined");
@@ -759,15 +755,7 @@ async fn a_backlog_summary_counts_pending_files_bytes_quarantined_and_the_oldest
     // 1,200 files: more than one page of the pending index.
     let ids = stores.land(1200, 10, |i| i).await;
     let (lease, _) = stores.lease("owner-a", t0()).await;
-    stores
-        .files
-        .record_failure(
-            &lease,
-            &failure(&ids[7], FileStatus::Quarantined, true),
-            t0(),
-        )
-        .await
-        .expect("quarantine, blocking");
+    stores.quarantine(&lease, &ids[7], true).await;
     stores
         .files
         .mark_processed(&lease, &ids[..2], "r-1", t0(), t0() + Duration::days(1))
@@ -839,15 +827,7 @@ async fn a_cadence_reads_back_with_its_tables_from_the_cadence_index() {
         ("sales.a", "10min", false),
         ("sales.c", "hourly", true),
     ] {
-        registry
-            .put_table(&RegisteredTable {
-                table_id: table_id.to_owned(),
-                refresh_cadence: cadence.to_owned(),
-                active,
-                spec_json: "{}".to_owned(),
-            })
-            .await
-            .expect("register");
+        register_table(&registry, table_id, cadence, active).await;
     }
     let table = |id: &str, active| CadenceTable {
         table_id: id.to_owned(),

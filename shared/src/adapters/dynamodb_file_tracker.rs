@@ -19,6 +19,7 @@
 //! [`MARK_CHUNK`] file updates.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
@@ -236,6 +237,26 @@ impl DynamoDbFileTracker {
             .map_err(|e| invalid_request(STORE, &e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
+
+    /// A Query of `table_id`'s files in the pending index, in table order, returning only the
+    /// `projected` attributes (every attribute when none are named).
+    fn pending_query(&self, table_id: &str, projected: &[&str]) -> QueryFluentBuilder {
+        let mut names = vec![attr::PENDING_TABLE_ID];
+        names.extend_from_slice(projected);
+        let projection = projected
+            .iter()
+            .map(|name| format!("#{name}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.client
+            .query()
+            .table_name(&self.table_name)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#pending_table_id = :table_id")
+            .set_projection_expression((!projected.is_empty()).then_some(projection))
+            .set_expression_attribute_names(Some(placeholders(&names)))
+            .expression_attribute_values(":table_id", string_value(table_id))
+    }
 }
 
 impl FileTracker for DynamoDbFileTracker {
@@ -265,21 +286,16 @@ impl FileTracker for DynamoDbFileTracker {
 impl BacklogOverview for DynamoDbFileTracker {
     async fn backlog_summary(&self, table_id: &str) -> Result<BacklogSummary, StoreError> {
         let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table_name)
-            .index_name(PENDING_INDEX)
-            .key_condition_expression("#pending_table_id = :table_id")
-            .projection_expression("#table_id, #file_sk, #size, #status, #landed_at")
-            .set_expression_attribute_names(Some(placeholders(&[
-                attr::PENDING_TABLE_ID,
-                attr::TABLE_ID,
-                attr::FILE_SK,
-                attr::SIZE,
-                attr::STATUS,
-                attr::LANDED_AT,
-            ])))
-            .expression_attribute_values(":table_id", string_value(table_id))
+            .pending_query(
+                table_id,
+                &[
+                    attr::TABLE_ID,
+                    attr::FILE_SK,
+                    attr::SIZE,
+                    attr::STATUS,
+                    attr::LANDED_AT,
+                ],
+            )
             .into_paginator()
             .send();
         let mut summary = BacklogSummary::default();
@@ -313,13 +329,7 @@ impl FileBacklog for DynamoDbFileTracker {
     ) -> Result<Vec<BacklogFile>, StoreError> {
         let page_items = limit.max_files.saturating_add(1).min(PAGE_ITEMS);
         let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table_name)
-            .index_name(PENDING_INDEX)
-            .key_condition_expression("#pending_table_id = :table_id")
-            .set_expression_attribute_names(Some(placeholders(&[attr::PENDING_TABLE_ID])))
-            .expression_attribute_values(":table_id", string_value(table_id))
+            .pending_query(table_id, &[])
             .scan_index_forward(true)
             .limit(i32::try_from(page_items).unwrap_or(i32::MAX))
             .into_paginator()
