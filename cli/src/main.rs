@@ -1,16 +1,27 @@
-//! The `tributary` command.
+//! The `tributary` command: configure and watch a deployed pipeline, or run the whole pipeline
+//! on the local AWS emulator.
+
+mod classify;
+mod connection;
+mod local;
+mod output;
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use tributary_shared::config::{staging_layout_from_lookup, vars};
-use tributary_shared::object_key::ObjectKey;
+
+use crate::connection::Connection;
 
 /// Tributary: DMS change files → partitioned Parquet tables.
 #[derive(Parser)]
 #[command(name = "tributary", version, about)]
 struct Cli {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,80 +31,19 @@ enum Command {
     /// Show how the file-manager classifies staging-bucket keys under a layout configuration.
     ///
     /// Exits with status 1 if any key would not be recorded.
-    Classify(ClassifyArgs),
-}
-
-#[derive(clap::Args)]
-struct ClassifyArgs {
-    /// Staging bucket.
-    #[arg(long, env = vars::STAGING_BUCKET, default_value = "staging")]
-    bucket: String,
-    /// DMS BucketFolder (zero or more `/`-separated levels).
-    #[arg(long, env = vars::DMS_BUCKET_FOLDER, default_value = "")]
-    bucket_folder: String,
-    /// DMS DatePartitionSequence, when DatePartitionEnabled is set (YYYYMMDD, YYYYMMDDHH, YYYYMM,
-    /// MMYYYYDD, DDMMYYYY).
-    #[arg(long, env = vars::DMS_DATE_PARTITION_SEQUENCE)]
-    date_partition_sequence: Option<String>,
-    /// DMS DatePartitionDelimiter (SLASH, UNDERSCORE, DASH, NONE).
-    #[arg(long, env = vars::DMS_DATE_PARTITION_DELIMITER)]
-    date_partition_delimiter: Option<String>,
-    /// Object keys, decoded (as `aws s3 ls` shows them).
-    #[arg(required = true)]
-    keys: Vec<String>,
+    Classify(classify::ClassifyArgs),
 }
 
 fn main() -> Result<ExitCode> {
-    match Cli::parse().command {
-        Command::Classify(args) => classify(args),
-    }
-}
-
-fn classify(args: ClassifyArgs) -> Result<ExitCode> {
-    let settings = [
-        (vars::DMS_BUCKET_FOLDER, Some(args.bucket_folder)),
-        (
-            vars::DMS_DATE_PARTITION_SEQUENCE,
-            args.date_partition_sequence,
-        ),
-        (
-            vars::DMS_DATE_PARTITION_DELIMITER,
-            args.date_partition_delimiter,
-        ),
-    ];
-    let layout = staging_layout_from_lookup(args.bucket.clone(), |name| {
-        settings
-            .iter()
-            .find(|(variable, _)| *variable == name)
-            .and_then(|(_, value)| value.clone())
-    })
-    .context("invalid layout settings")?;
-    let mut all_recorded = true;
-    for key in args.keys {
-        let verdict = ObjectKey::new(key.clone())
-            .map_err(|e| format!("rejected: {e}"))
-            .and_then(|k| {
-                layout
-                    .classify(&args.bucket, &k)
-                    .map_err(|e| format!("skipped: {e}"))
-            });
-        match verdict {
-            Ok(file) => println!(
-                "{key}\n  table {}  kind {}  format {}  order {}",
-                file.table.id(),
-                file.kind.as_str(),
-                file.format.as_str(),
-                file.order_key
-            ),
-            Err(reason) => {
-                all_recorded = false;
-                println!("{key}\n  {reason}");
-            }
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let output = output::Output::new(cli.json);
+    runtime.block_on(async move {
+        let connection = cli.connection;
+        match cli.command {
+            Command::Classify(args) => classify::classify(args),
         }
-    }
-    Ok(if all_recorded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     })
 }

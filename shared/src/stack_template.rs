@@ -253,6 +253,55 @@ impl StackTemplate {
         scalar_text(self.root.get("Parameters")?.get(name)?.get("Default")?)
     }
 
+    /// The physical name the stack gives resource `logical_id` (of `resource_type`): the value of
+    /// its `property` (a dotted path such as `DatabaseInput.Name`), a literal, a `!Ref` to a
+    /// parameter or a `!Sub` pattern. `${X}` and `!Ref X` are resolved from `values` (parameters
+    /// and pseudo parameters such as `AWS::Region`), else from the parameter's default.
+    pub fn resource_name(
+        &self,
+        logical_id: &str,
+        resource_type: &'static str,
+        property: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<String, TemplateError> {
+        let properties = self.properties(logical_id, resource_type)?;
+        let value = property
+            .split('.')
+            .try_fold(properties, |value, part| value.get(part))
+            .ok_or_else(|| bad(logical_id, property, "is missing"))?;
+        let lookup = |name: &str| {
+            values
+                .get(name)
+                .cloned()
+                .or_else(|| self.parameter_default(name))
+                .ok_or_else(|| {
+                    bad(
+                        logical_id,
+                        property,
+                        &format!("refers to {name}, which has no value"),
+                    )
+                })
+        };
+        if let Some(Reference::Ref(name)) = reference(value) {
+            return lookup(&name);
+        }
+        let pattern = sub_pattern(value)
+            .ok_or_else(|| bad(logical_id, property, "is not a name, !Ref or !Sub"))?;
+        let mut name = String::new();
+        let mut rest = pattern.as_str();
+        while let Some(start) = rest.find("${") {
+            let (literal, placeholder) = rest.split_at(start);
+            let end = placeholder
+                .find('}')
+                .ok_or_else(|| bad(logical_id, property, "has an unclosed ${"))?;
+            name.push_str(literal);
+            name.push_str(&lookup(&placeholder[2..end])?);
+            rest = &placeholder[end + 1..];
+        }
+        name.push_str(rest);
+        Ok(name)
+    }
+
     /// The properties of resource `logical_id`, which must be of `resource_type`.
     fn properties(
         &self,

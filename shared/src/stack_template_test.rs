@@ -283,3 +283,48 @@ fn every_key_attribute_of_the_stacks_tables_is_defined_as_a_string() {
         );
     }
 }
+
+fn name_values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn resource_names_resolve_sub_patterns_refs_and_parameter_defaults() {
+    let template = StackTemplate::bundled().unwrap();
+    let values = name_values(&[
+        ("NamePrefix", "demo"),
+        ("AWS::AccountId", "123456789012"),
+        ("AWS::Region", "eu-west-1"),
+    ]);
+    let name = |id, kind, property| template.resource_name(id, kind, property, &values);
+    assert_eq!(
+        name("FileTrackerTable", "AWS::DynamoDB::Table", "TableName").unwrap(),
+        "demo-file-tracker"
+    );
+    assert_eq!(
+        name("StagingBucket", "AWS::S3::Bucket", "BucketName").unwrap(),
+        "demo-staging-123456789012-eu-west-1"
+    );
+    assert_eq!(
+        name("GlueDatabase", "AWS::Glue::Database", "DatabaseInput.Name").unwrap(),
+        "tributary_lake",
+        "a !Ref to a parameter without a value takes its default"
+    );
+}
+
+#[test]
+fn resource_name_without_a_value_for_a_placeholder_is_an_error() {
+    let template = StackTemplate::bundled().unwrap();
+    let error = template
+        .resource_name(
+            "LakeBucket",
+            "AWS::S3::Bucket",
+            "BucketName",
+            &name_values(&[("NamePrefix", "demo")]),
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("AWS::AccountId"), "{error}");
+}

@@ -157,6 +157,50 @@ impl DynamoDbTableRegistry {
         self.put(item).await
     }
 
+    /// Every registered table (active or not), in table-id order. Reads the whole config table
+    /// with a paginated Scan: it holds one item per table and cadence, and only the CLI lists it.
+    pub async fn all_tables(&self) -> Result<Vec<RegisteredTable>, StoreError> {
+        let mut tables = self
+            .scan_prefix(TABLE_PREFIX)
+            .await?
+            .iter()
+            .map(registered_table)
+            .collect::<Result<Vec<_>, _>>()?;
+        tables.sort_by(|a, b| a.table_id.cmp(&b.table_id));
+        Ok(tables)
+    }
+
+    /// Every configured cadence, in name order (a paginated Scan, like [`Self::all_tables`]).
+    pub async fn all_cadences(&self) -> Result<Vec<CadenceSettings>, StoreError> {
+        let mut cadences = self
+            .scan_prefix(CADENCE_PREFIX)
+            .await?
+            .iter()
+            .map(cadence_settings)
+            .collect::<Result<Vec<_>, _>>()?;
+        cadences.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(cadences)
+    }
+
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table_name)
+            .consistent_read(true)
+            .filter_expression("begins_with(#config_id, :prefix)")
+            .set_expression_attribute_names(Some(placeholders(&[attr::CONFIG_ID])))
+            .expression_attribute_values(":prefix", string_value(prefix))
+            .into_paginator()
+            .send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error(STORE, &e))?;
+            items.extend(page.items().iter().cloned());
+        }
+        Ok(items)
+    }
+
     async fn put(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -187,20 +231,7 @@ impl CadenceRegistry for DynamoDbTableRegistry {
         let Some(item) = self.get(cadence_key(name)).await? else {
             return Ok(None);
         };
-        let read = ItemReader::new(STORE, &item, &[attr::CONFIG_ID]);
-        Ok(Some(CadenceSettings {
-            name: read.string(attr::CADENCE)?.to_owned(),
-            batch_size: read.number(attr::BATCH_SIZE)?,
-            max_concurrency: read.number(attr::MAX_CONCURRENCY)?,
-            table_order: read
-                .optional(attr::TABLE_ORDER, |read, name| {
-                    read.named(name, TableOrder::from_name)
-                })?
-                .unwrap_or_default(),
-            skip_idle: read
-                .optional(attr::SKIP_IDLE, ItemReader::boolean)?
-                .unwrap_or(true),
-        }))
+        cadence_settings(&item).map(Some)
     }
 
     async fn cadence_tables(&self, name: &str) -> Result<Vec<CadenceTable>, StoreError> {
@@ -240,12 +271,35 @@ impl TableRegistry for DynamoDbTableRegistry {
         let Some(item) = self.get(table_key(table_id)).await? else {
             return Ok(None);
         };
-        let read = ItemReader::new(STORE, &item, &[attr::CONFIG_ID]);
-        Ok(Some(RegisteredTable {
-            table_id: read.string(attr::TABLE_ID)?.to_owned(),
-            refresh_cadence: read.string(attr::REFRESH_CADENCE)?.to_owned(),
-            active: read.boolean(attr::ACTIVE)?,
-            spec_json: read.string(attr::SPEC)?.to_owned(),
-        }))
+        registered_table(&item).map(Some)
     }
+}
+
+/// Reads a table item.
+fn registered_table(item: &Item) -> Result<RegisteredTable, StoreError> {
+    let read = ItemReader::new(STORE, item, &[attr::CONFIG_ID]);
+    Ok(RegisteredTable {
+        table_id: read.string(attr::TABLE_ID)?.to_owned(),
+        refresh_cadence: read.string(attr::REFRESH_CADENCE)?.to_owned(),
+        active: read.boolean(attr::ACTIVE)?,
+        spec_json: read.string(attr::SPEC)?.to_owned(),
+    })
+}
+
+/// Reads a cadence item.
+fn cadence_settings(item: &Item) -> Result<CadenceSettings, StoreError> {
+    let read = ItemReader::new(STORE, item, &[attr::CONFIG_ID]);
+    Ok(CadenceSettings {
+        name: read.string(attr::CADENCE)?.to_owned(),
+        batch_size: read.number(attr::BATCH_SIZE)?,
+        max_concurrency: read.number(attr::MAX_CONCURRENCY)?,
+        table_order: read
+            .optional(attr::TABLE_ORDER, |read, name| {
+                read.named(name, TableOrder::from_name)
+            })?
+            .unwrap_or_default(),
+        skip_idle: read
+            .optional(attr::SKIP_IDLE, ItemReader::boolean)?
+            .unwrap_or(true),
+    })
 }
