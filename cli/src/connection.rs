@@ -68,6 +68,8 @@ pub struct StackNames {
     pub file_events_queue: String,
     /// Its dead-letter queue.
     pub file_events_dead_letter_queue: String,
+    /// The EventBridge rule routing staging-bucket objects to the queue.
+    pub file_events_rule: String,
     /// The Glue database (the template parameter's default).
     pub glue_database: String,
 }
@@ -100,6 +102,7 @@ impl StackNames {
             )?,
             file_events_queue: name("FileEventsQueue", QUEUE, "QueueName")?,
             file_events_dead_letter_queue: name("FileEventsDeadLetterQueue", QUEUE, "QueueName")?,
+            file_events_rule: name("FileEventsRule", "AWS::Events::Rule", "Name")?,
             glue_database: name("GlueDatabase", "AWS::Glue::Database", "DatabaseInput.Name")?,
         })
     }

@@ -1,9 +1,13 @@
 //! The `tributary` command: configure and watch a deployed pipeline, or run the whole pipeline
 //! on the local AWS emulator.
 
+// The in-process refresh is a deep chain of async calls (as in the processor function).
+#![recursion_limit = "256"]
+
 mod classify;
 mod connection;
 mod local;
+mod operations;
 mod output;
 
 use std::process::ExitCode;
@@ -32,6 +36,21 @@ enum Command {
     ///
     /// Exits with status 1 if any key would not be recorded.
     Classify(classify::ClassifyArgs),
+    /// Per table: backlog, lag, last refresh, lease, quarantined files, and a health verdict.
+    ///
+    /// Exits with status 1 when any table is unhealthy.
+    Status(operations::StatusArgs),
+    /// The tracked DMS files of a table.
+    Files(operations::FilesArgs),
+    /// The refresh history of a table, newest first.
+    History(operations::HistoryArgs),
+    /// Start the deployed refresh state machine for a cadence and follow it to the end.
+    Refresh(operations::RefreshArgs),
+    /// Put quarantined files back into their table's backlog after a fix.
+    Retry(operations::RetryArgs),
+    /// The pipeline on this machine: the local AWS emulator and the functions run in-process.
+    #[command(subcommand)]
+    Local(local::LocalCommand),
 }
 
 fn main() -> Result<ExitCode> {
@@ -44,6 +63,12 @@ fn main() -> Result<ExitCode> {
         let connection = cli.connection;
         match cli.command {
             Command::Classify(args) => classify::classify(args),
+            Command::Status(args) => operations::status(&connection, &output, args).await,
+            Command::Files(args) => operations::files(&connection, &output, args).await,
+            Command::History(args) => operations::history(&connection, &output, args).await,
+            Command::Refresh(args) => operations::refresh(&connection, &output, args).await,
+            Command::Retry(args) => operations::retry(&connection, &output, args).await,
+            Command::Local(command) => local::run(&connection, &output, command).await,
         }
     })
 }

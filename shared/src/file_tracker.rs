@@ -238,6 +238,19 @@ pub trait FileBacklog: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// A tracked file as listings show it: the backlog view plus what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedFile {
+    /// The file (id, key, kind, status, failures, last error, …).
+    pub file: BacklogFile,
+    /// Whether it is in the table's backlog (landed, or quarantined and blocking).
+    pub pending: bool,
+    /// The refresh that applied it.
+    pub refresh_id: Option<String>,
+    /// When it was applied.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
 /// What a table's backlog amounts to (the batch-manager balances batches by it; `tributary
 /// status` shows it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::dms_layout::{FileFormat, FileKind};
 use crate::file_tracker::{
     BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure,
-    FileStatus, FileTracker, LandedFile, RecordOutcome,
+    FileStatus, FileTracker, LandedFile, RecordOutcome, TrackedFile,
 };
 use crate::processing_tracker::Lease;
 use crate::state_store::StoreError;
@@ -198,6 +198,90 @@ impl DynamoDbFileTracker {
                 .optional(attr::LAST_ERROR, ItemReader::string)?
                 .map(str::to_owned),
         })
+    }
+
+    /// Every tracked file of `table_id` (of `status`, when given), in table order: a Query of
+    /// the table's items (processed files stay until their TTL), for listings.
+    pub async fn tracked_files(
+        &self,
+        table_id: &str,
+        status: Option<FileStatus>,
+    ) -> Result<Vec<TrackedFile>, StoreError> {
+        let mut names = vec![attr::TABLE_ID];
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .key_condition_expression("#table_id = :table_id")
+            .expression_attribute_values(":table_id", string_value(table_id));
+        if let Some(status) = status {
+            names.push(attr::STATUS);
+            query = query
+                .filter_expression("#status = :status")
+                .expression_attribute_values(":status", string_value(status.as_str()));
+        }
+        let mut items = query
+            .set_expression_attribute_names(Some(placeholders(&names)))
+            .into_paginator()
+            .items()
+            .send();
+        let mut files = Vec::new();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| store_error(STORE, &e))?;
+            let read = ItemReader::new(STORE, &item, &[attr::TABLE_ID, attr::FILE_SK]);
+            files.push(TrackedFile {
+                file: Self::backlog_file(&item)?,
+                pending: item.contains_key(attr::PENDING_TABLE_ID),
+                refresh_id: read
+                    .optional(attr::REFRESH_ID, ItemReader::string)?
+                    .map(str::to_owned),
+                processed_at: read.optional(attr::PROCESSED_AT, ItemReader::time)?,
+            });
+        }
+        Ok(files)
+    }
+
+    /// Puts quarantined file `file_id` of `table_id` back into the table's backlog as `landed`
+    /// with its failure count reset (its last error is kept for reference). Returns `false`, and
+    /// changes nothing, when the file is not quarantined.
+    pub async fn requeue_quarantined(
+        &self,
+        table_id: &str,
+        file_id: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(attr::TABLE_ID, string_value(table_id))
+            .key(attr::FILE_SK, string_value(file_id))
+            .update_expression(
+                "SET #status = :landed, #pending_table_id = :table_id REMOVE #failures",
+            )
+            .condition_expression("#status = :quarantined")
+            .set_expression_attribute_names(Some(placeholders(&[
+                attr::STATUS,
+                attr::PENDING_TABLE_ID,
+                attr::FAILURES,
+            ])))
+            .expression_attribute_values(":landed", string_value(FileStatus::Landed.as_str()))
+            .expression_attribute_values(":table_id", string_value(table_id))
+            .expression_attribute_values(
+                ":quarantined",
+                string_value(FileStatus::Quarantined.as_str()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(store_error(STORE, &e)),
+        }
     }
 
     /// The processing-tracker table fenced writes check the lease in.

@@ -327,6 +327,24 @@ impl DynamoDbProcessingTracker {
 
     /// The table's refresh history, oldest first.
     pub async fn history(&self, table_id: &str) -> Result<Vec<RefreshRecord>, StoreError> {
+        self.history_page(table_id, true, None).await
+    }
+
+    /// The table's `limit` latest refreshes, newest first.
+    pub async fn latest_history(
+        &self,
+        table_id: &str,
+        limit: usize,
+    ) -> Result<Vec<RefreshRecord>, StoreError> {
+        self.history_page(table_id, false, Some(limit)).await
+    }
+
+    async fn history_page(
+        &self,
+        table_id: &str,
+        oldest_first: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<RefreshRecord>, StoreError> {
         let mut items = self
             .client
             .query()
@@ -335,12 +353,16 @@ impl DynamoDbProcessingTracker {
             .set_expression_attribute_names(Some(placeholders(&[attr::TABLE_ID, attr::RECORD])))
             .expression_attribute_values(":table_id", string_value(table_id))
             .expression_attribute_values(":prefix", string_value(HISTORY_PREFIX))
-            .scan_index_forward(true)
+            .scan_index_forward(oldest_first)
+            .set_limit(limit.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
             .into_paginator()
             .items()
             .send();
         let mut records = Vec::new();
         while let Some(item) = items.next().await {
+            if limit.is_some_and(|limit| records.len() >= limit) {
+                break;
+            }
             let item = item.map_err(|e| store_error(STORE, &e))?;
             records.push(Self::refresh_record(&item)?);
         }

@@ -3,11 +3,20 @@
 //! files; `run` drives the functions in-process the way the deployed triggers and state machine
 //! do; `export` copies lake tables to disk; `down` stops what `up` started.
 
+mod emulator;
+mod export;
+mod runner;
+mod stage;
+
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::connection::{Connection, Session};
+use crate::output::Output;
 
 /// What `tributary local up` recorded: enough for every later command to reach the same
 /// emulator and resources, and for `down` to stop what `up` started.
@@ -55,4 +64,55 @@ impl LocalState {
         fs::write(&path, serde_json::to_string_pretty(self)?)
             .with_context(|| format!("cannot write {}", path.display()))
     }
+}
+
+/// The `tributary local` subcommands.
+#[derive(clap::Subcommand)]
+pub enum LocalCommand {
+    /// Start (or reuse) the local AWS emulator on 127.0.0.1 and create the stack's resources.
+    Up(emulator::UpArgs),
+    /// Upload a directory of DMS files to the staging bucket, keeping relative keys.
+    Stage(stage::StageArgs),
+    /// Drain the file-events queue and run the refresh for each cadence, in-process.
+    Run(runner::RunArgs),
+    /// Copy a lake table's current partitions to local disk in Hive layout.
+    Export(export::ExportArgs),
+    /// Stop what `up` started and forget the local pipeline.
+    Down,
+}
+
+/// Runs a `tributary local` subcommand.
+pub async fn run(
+    connection: &Connection,
+    output: &Output,
+    command: LocalCommand,
+) -> Result<ExitCode> {
+    match command {
+        LocalCommand::Up(args) => emulator::up(connection, output, args).await,
+        LocalCommand::Down => emulator::down(connection, output).await,
+        LocalCommand::Stage(args) => {
+            stage::stage(&local_session(connection).await?, output, args).await
+        }
+        LocalCommand::Run(args) => {
+            runner::run(&local_session(connection).await?, output, args).await
+        }
+        LocalCommand::Export(args) => {
+            export::export(&local_session(connection).await?, output, args).await
+        }
+    }
+}
+
+/// The session of the local pipeline, whatever `--local` says.
+async fn local_session(connection: &Connection) -> Result<Session> {
+    let mut local = connection.clone();
+    local.local = true;
+    local.session().await
+}
+
+/// The local state of a session that must be local.
+fn state_of(session: &Session) -> Result<&LocalState> {
+    session
+        .local
+        .as_ref()
+        .context("not connected to a local pipeline: run `tributary local up` first")
 }

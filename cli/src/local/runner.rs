@@ -1,0 +1,491 @@
+//! `local run`: what the deployed triggers do, in-process. The file-events queue is drained
+//! through the file-manager's handler (SQS batches with partial failures, as the event source
+//! mapping delivers them), then each cadence runs the state machine's steps: the batch-manager
+//! plans, and the processor refreshes each batch, `max_concurrency` batches at once (the Map
+//! state). Functions get the environment the stack template gives them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use chrono::{Duration, Utc};
+use futures::{StreamExt, stream};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
+use tributary_shared::aws::{self, AwsBatchManager, AwsProcessor};
+use tributary_shared::config::{BatchManagerConfig, FileManagerConfig, ProcessorConfig, vars};
+use tributary_shared::file_manager::{FileManager, FileManagerResponse};
+use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshTotals};
+use tributary_shared::processor::{BatchSummary, Invocation, SystemClock};
+use tributary_shared::stack_template::StackTemplate;
+
+use super::{LocalState, state_of};
+use crate::connection::Session;
+use crate::output::{Output, TextTable};
+
+/// Most messages one SQS receive returns (and one file-manager invocation gets).
+const SQS_BATCH: i32 = 10;
+
+/// Arguments of `tributary local run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Only this cadence (default: every configured cadence).
+    #[arg(long)]
+    cadence: Option<String>,
+    /// Repeat rounds until nothing is left to do (no queued notification, no pending file a
+    /// refresh can apply).
+    #[arg(long)]
+    until_idle: bool,
+    /// Most rounds with `--until-idle`.
+    #[arg(long, default_value_t = 50)]
+    max_rounds: u32,
+    /// A function setting for this run, e.g. `TRIBUTARY_QUARANTINE_AFTER=1` (repeatable).
+    #[arg(long = "env", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
+}
+
+/// What one table came to over the whole run.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TableRun {
+    /// Refreshes that committed or published.
+    pub refreshes: u32,
+    /// Summed counts.
+    #[serde(flatten)]
+    pub totals: RefreshTotals,
+    /// Files quarantined during the run.
+    pub quarantined: Vec<String>,
+    /// The outcome of its last refresh in the run.
+    pub last_outcome: Option<RefreshOutcomeKind>,
+    /// Its last error.
+    pub last_error: Option<String>,
+}
+
+/// What `local run` did.
+#[derive(Debug, Default, Serialize)]
+pub struct RunReport {
+    /// Rounds run.
+    pub rounds: u32,
+    /// S3 notifications delivered to the file-manager.
+    pub notifications: usize,
+    /// Per table.
+    pub tables: BTreeMap<String, TableRun>,
+    /// Whether the run stopped because nothing was left to do.
+    pub idle: bool,
+}
+
+/// The three functions, wired as their `main`s wire them.
+struct Functions {
+    file_manager: FileManager<DynamoDbFileTracker>,
+    batch_manager: AwsBatchManager,
+    processor: AwsProcessor,
+    processor_timeout: Duration,
+    quarantine_after: u32,
+}
+
+/// `tributary local run`.
+pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<ExitCode> {
+    let state = state_of(session)?;
+    let functions = functions(session, state, &args.settings)?;
+    let cadences = match &args.cadence {
+        Some(cadence) => vec![cadence.clone()],
+        None => session
+            .registry()
+            .all_cadences()
+            .await
+            .context("cannot list the cadences")?
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+    };
+    if cadences.is_empty() {
+        bail!("no cadence is configured: apply a manifest first (`tributary config apply FILE`)");
+    }
+    let queue_url = aws_sdk_sqs::Client::new(&session.sdk)
+        .get_queue_url()
+        .queue_name(&session.names.file_events_queue)
+        .send()
+        .await
+        .context("cannot find the file-events queue: is the local pipeline up?")?
+        .queue_url()
+        .map(str::to_owned)
+        .context("the file-events queue has no URL")?;
+    let mut report = RunReport::default();
+    let mut stalled_rounds = 0;
+    loop {
+        report.rounds += 1;
+        let progress = round(
+            session,
+            output,
+            &functions,
+            &queue_url,
+            &cadences,
+            &mut report,
+        )
+        .await?;
+        if !args.until_idle {
+            break;
+        }
+        if progress.advanced() {
+            stalled_rounds = 0;
+        } else if progress.failed && stalled_rounds < functions.quarantine_after {
+            // A failing file is retried until it is quarantined; give it those rounds.
+            stalled_rounds += 1;
+        } else {
+            report.idle = true;
+            break;
+        }
+        if report.rounds >= args.max_rounds {
+            output.note(format!(
+                "stopping after {} rounds (--max-rounds)",
+                report.rounds
+            ));
+            break;
+        }
+    }
+    let failing: Vec<&String> = report
+        .tables
+        .iter()
+        .filter(|(_, t)| t.last_outcome == Some(RefreshOutcomeKind::Failed))
+        .map(|(id, _)| id)
+        .collect();
+    print_report(output, &report);
+    if !failing.is_empty() {
+        output.note(format!(
+            "still failing: {} (see `tributary --local status`)",
+            failing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What changed in one round.
+#[derive(Debug, Default)]
+struct RoundProgress {
+    notifications: usize,
+    files_applied: u64,
+    quarantined: usize,
+    more_pending: bool,
+    failed: bool,
+}
+
+impl RoundProgress {
+    fn advanced(&self) -> bool {
+        self.notifications > 0
+            || self.files_applied > 0
+            || self.quarantined > 0
+            || self.more_pending
+    }
+}
+
+async fn round(
+    session: &Session,
+    output: &Output,
+    functions: &Functions,
+    queue_url: &str,
+    cadences: &[String],
+    report: &mut RunReport,
+) -> Result<RoundProgress> {
+    let mut progress = RoundProgress {
+        notifications: drain_queue(session, functions, queue_url).await?,
+        ..RoundProgress::default()
+    };
+    report.notifications += progress.notifications;
+    for cadence in cadences {
+        let plan = functions
+            .batch_manager
+            .plan(&json!({"refresh_cadence": cadence}))
+            .await
+            .with_context(|| format!("the batch-manager cannot plan cadence {cadence}"))?;
+        if plan.batches.is_empty() {
+            continue;
+        }
+        let bar = if output.is_json() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(plan.tables.scheduled as u64)
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} tables {elapsed}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(format!(
+            "round {} cadence {cadence}: {} batch(es), {} file(s) pending",
+            report.rounds,
+            plan.batches.len(),
+            plan.tables.pending_files
+        ));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        let concurrency = usize::try_from(plan.max_concurrency).unwrap_or(1).max(1);
+        let summaries: Vec<Result<BatchSummary>> = stream::iter(&plan.batches)
+            .enumerate()
+            .map(|(number, batch)| {
+                let bar = bar.clone();
+                async move {
+                    let invocation = Invocation {
+                        request_id: format!("local-{}-{number}", Utc::now().timestamp_millis()),
+                        deadline: Utc::now() + functions.processor_timeout,
+                    };
+                    let input = serde_json::to_value(batch)?;
+                    let summary = functions
+                        .processor
+                        .handle(&input, &invocation)
+                        .await
+                        .map_err(anyhow::Error::from)?;
+                    bar.inc(summary.tables.len() as u64);
+                    Ok(summary)
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        bar.finish_and_clear();
+        for summary in summaries {
+            for table in summary?.tables {
+                progress.files_applied += table.totals.files;
+                progress.quarantined += table.quarantined.len();
+                progress.more_pending |= table.more_pending;
+                progress.failed |= table.outcome == RefreshOutcomeKind::Failed;
+                let run = report.tables.entry(table.table.clone()).or_default();
+                run.refreshes += table.refreshes;
+                run.totals.add(&table.totals);
+                run.quarantined.extend(table.quarantined);
+                run.last_outcome = Some(table.outcome);
+                run.last_error = table.error;
+            }
+        }
+    }
+    output.note(format!(
+        "round {}: {} notification(s), {} file(s) applied, {} quarantined",
+        report.rounds, progress.notifications, progress.files_applied, progress.quarantined
+    ));
+    Ok(progress)
+}
+
+/// Delivers every queued notification to the file-manager, in SQS batches; deletes what it
+/// handled and leaves what it reported as failed for redelivery. Returns the messages handled.
+async fn drain_queue(session: &Session, functions: &Functions, queue_url: &str) -> Result<usize> {
+    let sqs = aws_sdk_sqs::Client::new(&session.sdk);
+    let queue_arn = format!(
+        "arn:aws:sqs:{}:local:{}",
+        session_region(session),
+        session.names.file_events_queue
+    );
+    let mut handled = 0;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(SQS_BATCH)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .context("cannot receive from the file-events queue")?;
+        let messages = received.messages();
+        if messages.is_empty() {
+            return Ok(handled);
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "md5OfBody": m.md5_of_body(),
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": queue_arn,
+                    "awsRegion": session_region(session),
+                })
+            })
+            .collect();
+        let response = functions
+            .file_manager
+            .handle(&json!({"Records": records}))
+            .await
+            .context("the file-manager failed the invocation")?;
+        let retried: Vec<String> = match response {
+            FileManagerResponse::Batch(batch) => batch
+                .batch_item_failures
+                .into_iter()
+                .map(|failure| failure.item_identifier)
+                .collect(),
+            FileManagerResponse::Summary(_) => Vec::new(),
+        };
+        let done: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .filter(|m| !retried.iter().any(|id| Some(id.as_str()) == m.message_id()))
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        handled += done.len();
+        if !done.is_empty() {
+            sqs.delete_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(done))
+                .send()
+                .await
+                .context("cannot delete handled messages")?;
+        }
+        if !retried.is_empty() {
+            bail!(
+                "the file-manager could not record {} notification(s); they stay queued — run \
+                 again",
+                retried.len()
+            );
+        }
+    }
+}
+
+fn session_region(session: &Session) -> String {
+    session
+        .sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
+}
+
+/// Builds the functions from the environment the template gives each of them, with the local
+/// resource names as values and `overrides` on top.
+fn functions(
+    session: &Session,
+    state: &LocalState,
+    overrides: &[(String, String)],
+) -> Result<Functions> {
+    let template = StackTemplate::bundled()?;
+    let names = &session.names;
+    let known: HashMap<&str, &str> = HashMap::from([
+        (vars::FILE_TRACKER_TABLE, names.file_tracker_table.as_str()),
+        (vars::PROCESSING_TABLE, names.processing_table.as_str()),
+        (vars::CONFIG_TABLE, names.config_table.as_str()),
+        (vars::STAGING_BUCKET, state.staging_bucket.as_str()),
+        (vars::LAKE_BUCKET, state.lake_bucket.as_str()),
+        (vars::DMS_BUCKET_FOLDER, state.dms_bucket_folder.as_str()),
+        (vars::LOG_LEVEL, "warn"),
+    ]);
+    // DMS date partitioning is off locally: the template sets these only when configured.
+    let unset_locally = [
+        vars::DMS_DATE_PARTITION_SEQUENCE,
+        vars::DMS_DATE_PARTITION_DELIMITER,
+    ];
+    let environment = |logical_id: &str| -> Result<HashMap<String, String>> {
+        let function = template.function(logical_id)?;
+        let mut environment = HashMap::new();
+        for variable in &function.environment {
+            match known.get(variable.as_str()) {
+                Some(value) => {
+                    environment.insert(variable.clone(), (*value).to_owned());
+                }
+                None if unset_locally.contains(&variable.as_str()) => {}
+                None => bail!(
+                    "infra/template.yaml gives {logical_id} the variable {variable}, which the \
+                     local runner does not set: add it to cli/src/local/runner.rs"
+                ),
+            }
+        }
+        environment.extend(overrides.iter().cloned());
+        Ok(environment)
+    };
+    let file_manager_env = environment("FileManagerFunction")?;
+    let file_manager_config =
+        FileManagerConfig::from_lookup(|name| file_manager_env.get(name).cloned())?;
+    let batch_manager_env = environment("BatchManagerFunction")?;
+    let batch_manager_config =
+        BatchManagerConfig::from_lookup(|name| batch_manager_env.get(name).cloned())?;
+    let processor_env = environment("ProcessorFunction")?;
+    let processor_config = ProcessorConfig::from_lookup(|name| processor_env.get(name).cloned())?;
+    let processor_timeout = template
+        .function("ProcessorFunction")?
+        .timeout
+        .context("the template gives the processor no timeout")?;
+    let tracker = DynamoDbFileTracker::new(
+        aws::dynamodb_client(&session.sdk),
+        &file_manager_config.file_tracker_table,
+    );
+    Ok(Functions {
+        file_manager: FileManager::new(
+            file_manager_config.layout,
+            tracker,
+            file_manager_config.write_concurrency,
+        ),
+        batch_manager: aws::batch_manager(&batch_manager_config, &session.sdk),
+        processor: aws::processor(&processor_config, &session.sdk, Arc::new(SystemClock))
+            .context("cannot open the lake stores")?,
+        processor_timeout: Duration::seconds(i64::try_from(processor_timeout).unwrap_or(900)),
+        quarantine_after: processor_config.settings.quarantine_after,
+    })
+}
+
+fn print_report(output: &Output, report: &RunReport) {
+    output.emit(report, |report| {
+        let mut text = TextTable::new(&[
+            "table",
+            "refreshes",
+            "files",
+            "inserted",
+            "updated",
+            "deleted",
+            "ignored",
+            "quarantined",
+            "last outcome",
+        ]);
+        for (table, run) in &report.tables {
+            text.row(vec![
+                table.clone(),
+                run.refreshes.to_string(),
+                run.totals.files.to_string(),
+                run.totals.inserted.to_string(),
+                run.totals.updated.to_string(),
+                run.totals.deleted.to_string(),
+                run.totals.ignored.to_string(),
+                run.quarantined.len().to_string(),
+                run.last_outcome
+                    .map(|o| o.as_str())
+                    .unwrap_or("-")
+                    .to_owned(),
+            ]);
+        }
+        let mut rendered = format!(
+            "{} round(s), {} notification(s) recorded{}\n",
+            report.rounds,
+            report.notifications,
+            if report.idle { ", now idle" } else { "" }
+        );
+        rendered.push_str(&text.render());
+        for (table, run) in &report.tables {
+            for key in &run.quarantined {
+                rendered.push_str(&format!("{table}: quarantined {key}\n"));
+            }
+            if let Some(error) = run
+                .last_error
+                .as_ref()
+                .filter(|_| run.last_outcome == Some(RefreshOutcomeKind::Failed))
+            {
+                rendered.push_str(&format!("{table}: failed: {error}\n"));
+            }
+        }
+        rendered
+    });
+}

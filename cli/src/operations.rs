@@ -1,0 +1,729 @@
+//! Operating a pipeline: `status`, `files`, `history`, `refresh` and `retry`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+use serde_json::json;
+use tributary_shared::file_tracker::{BacklogOverview, BacklogSummary, FileStatus, TrackedFile};
+use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshRecord, RefreshTotals};
+use tributary_shared::table_registry::RegisteredTable;
+
+use crate::connection::{Connection, Session};
+use crate::output::{Output, TextTable};
+
+/// Tables read at once by `status`.
+const STATUS_CONCURRENCY: usize = 8;
+
+/// Arguments of `tributary status`.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// Only this table (`schema.table`).
+    #[arg(long)]
+    table: Option<String>,
+    /// A table whose oldest pending file is older than this many seconds is `lagging`.
+    #[arg(long, default_value_t = 3600)]
+    lag_threshold_seconds: i64,
+    /// Exit with status 1 when any active table is not healthy (for scripts and cron checks).
+    #[arg(long)]
+    check: bool,
+}
+
+/// A table's health verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Refreshing normally.
+    Healthy,
+    /// Not refreshed by configuration.
+    Inactive,
+    /// Its oldest pending file waits longer than the threshold.
+    Lagging,
+    /// Its last refresh failed.
+    Failing,
+    /// Some of its files are quarantined and need a fix and `tributary retry`.
+    Quarantined,
+}
+
+impl Health {
+    fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Inactive => "inactive",
+            Health::Lagging => "lagging",
+            Health::Failing => "failing",
+            Health::Quarantined => "quarantined",
+        }
+    }
+
+    /// Whether the verdict needs an operator.
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            Health::Lagging | Health::Failing | Health::Quarantined
+        )
+    }
+}
+
+/// What `status` reports for one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStatus {
+    /// `schema.table`.
+    pub table: String,
+    /// Whether it is refreshed.
+    pub active: bool,
+    /// Its cadence.
+    pub cadence: String,
+    /// Pending files (landed, or quarantined and blocking).
+    pub pending_files: u64,
+    /// Their bytes.
+    pub pending_bytes: u64,
+    /// Seconds since the oldest pending file landed.
+    pub lag_seconds: Option<i64>,
+    /// Quarantined files (blocking or set aside).
+    pub quarantined_files: usize,
+    /// The latest refresh attempt.
+    pub last_refresh: Option<LastRefresh>,
+    /// Who holds the lease now (an unexpired lease only).
+    pub lease_holder: Option<String>,
+    /// The verdict.
+    pub health: Health,
+    /// Why, in words.
+    pub reasons: Vec<String>,
+}
+
+/// The latest refresh attempt of a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastRefresh {
+    /// How it ended.
+    pub outcome: RefreshOutcomeKind,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// Its counts.
+    #[serde(flatten)]
+    pub totals: RefreshTotals,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The health verdict of a table from what `status` read; the reasons explain it.
+pub fn judge(
+    active: bool,
+    backlog: &BacklogSummary,
+    quarantined_files: usize,
+    last: Option<&LastRefresh>,
+    now: DateTime<Utc>,
+    lag_threshold_seconds: i64,
+) -> (Health, Vec<String>) {
+    if !active {
+        return (
+            Health::Inactive,
+            vec!["inactive in the configuration".into()],
+        );
+    }
+    let mut verdicts = Vec::new();
+    if quarantined_files > 0 {
+        verdicts.push((
+            Health::Quarantined,
+            format!(
+                "{quarantined_files} quarantined file(s): see `tributary files --status \
+                 quarantined`, fix, then `tributary retry`"
+            ),
+        ));
+    }
+    if let Some(last) = last.filter(|last| last.outcome == RefreshOutcomeKind::Failed) {
+        verdicts.push((
+            Health::Failing,
+            format!(
+                "last refresh failed: {}",
+                last.error.as_deref().unwrap_or("no error recorded")
+            ),
+        ));
+    }
+    if let Some(lag) = lag_seconds(backlog, now).filter(|lag| *lag > lag_threshold_seconds) {
+        verdicts.push((
+            Health::Lagging,
+            format!("oldest pending file waits {lag} s (threshold {lag_threshold_seconds} s)"),
+        ));
+    }
+    match verdicts.first() {
+        None => (Health::Healthy, Vec::new()),
+        Some((health, _)) => (*health, verdicts.into_iter().map(|(_, r)| r).collect()),
+    }
+}
+
+fn lag_seconds(backlog: &BacklogSummary, now: DateTime<Utc>) -> Option<i64> {
+    backlog
+        .oldest_landed_at
+        .map(|oldest| (now - oldest).num_seconds().max(0))
+}
+
+/// `tributary status`.
+pub async fn status(
+    connection: &Connection,
+    output: &Output,
+    args: StatusArgs,
+) -> Result<ExitCode> {
+    let session = connection.session().await?;
+    let registry = session.registry();
+    let tables = match &args.table {
+        Some(table_id) => vec![registered(&session, table_id).await?],
+        None => registry
+            .all_tables()
+            .await
+            .context("cannot list the registered tables")?,
+    };
+    let now = Utc::now();
+    let statuses: Vec<TableStatus> = stream::iter(tables)
+        .map(|table| table_status(&session, table, now, args.lag_threshold_seconds))
+        .buffered(STATUS_CONCURRENCY)
+        .try_collect()
+        .await?;
+    output.emit(&statuses, |statuses| {
+        let mut text = TextTable::new(&[
+            "table",
+            "active",
+            "cadence",
+            "pending",
+            "bytes",
+            "lag",
+            "quarantined",
+            "last",
+            "finished",
+            "ins/upd/del",
+            "lease",
+            "health",
+        ]);
+        for s in statuses {
+            let last = s.last_refresh.as_ref();
+            text.row(vec![
+                s.table.clone(),
+                yes_no(s.active),
+                s.cadence.clone(),
+                s.pending_files.to_string(),
+                s.pending_bytes.to_string(),
+                s.lag_seconds.map(|l| format!("{l}s")).unwrap_or_default(),
+                s.quarantined_files.to_string(),
+                last.map(|l| l.outcome.as_str().to_owned())
+                    .unwrap_or_default(),
+                last.map(|l| l.finished_at.format("%F %T").to_string())
+                    .unwrap_or_default(),
+                last.map(|l| {
+                    format!(
+                        "{}/{}/{}",
+                        l.totals.inserted, l.totals.updated, l.totals.deleted
+                    )
+                })
+                .unwrap_or_default(),
+                s.lease_holder.clone().unwrap_or_default(),
+                s.health.as_str().to_owned(),
+            ]);
+        }
+        let mut rendered = text.render();
+        for s in statuses
+            .iter()
+            .filter(|s| !s.reasons.is_empty() && s.active)
+        {
+            for reason in &s.reasons {
+                rendered.push_str(&format!("{}: {reason}\n", s.table));
+            }
+        }
+        rendered
+    });
+    let unhealthy = statuses.iter().any(|s| s.health.needs_attention());
+    Ok(if args.check && unhealthy {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn registered(session: &Session, table_id: &str) -> Result<RegisteredTable> {
+    use tributary_shared::table_registry::TableRegistry;
+    session
+        .registry()
+        .table(table_id)
+        .await
+        .with_context(|| format!("cannot read the registration of {table_id}"))?
+        .with_context(|| {
+            format!("no table {table_id} is registered: see `tributary status` for the list")
+        })
+}
+
+async fn table_status(
+    session: &Session,
+    table: RegisteredTable,
+    now: DateTime<Utc>,
+    lag_threshold_seconds: i64,
+) -> Result<TableStatus> {
+    let id = table.table_id.as_str();
+    let tracker = session.file_tracker();
+    let processing = session.processing_tracker();
+    let context = || format!("cannot read the state of {id}");
+    let (backlog, quarantined, state, latest) = futures::try_join!(
+        tracker.backlog_summary(id),
+        tracker.tracked_files(id, Some(FileStatus::Quarantined)),
+        processing.table_state(id),
+        processing.latest_history(id, 1),
+    )
+    .with_context(context)?;
+    let last_refresh = latest.first().map(last_refresh);
+    let (health, reasons) = judge(
+        table.active,
+        &backlog,
+        quarantined.len(),
+        last_refresh.as_ref(),
+        now,
+        lag_threshold_seconds,
+    );
+    let lease_holder = state.and_then(|state| {
+        state
+            .lease_owner
+            .filter(|_| state.lease_expires_at.is_some_and(|expiry| expiry > now))
+    });
+    Ok(TableStatus {
+        active: table.active,
+        cadence: table.refresh_cadence,
+        pending_files: backlog.files,
+        pending_bytes: backlog.bytes,
+        lag_seconds: lag_seconds(&backlog, now),
+        quarantined_files: quarantined.len(),
+        last_refresh,
+        lease_holder,
+        health,
+        reasons,
+        table: table.table_id,
+    })
+}
+
+fn last_refresh(record: &RefreshRecord) -> LastRefresh {
+    LastRefresh {
+        outcome: record.outcome,
+        finished_at: record.finished_at,
+        totals: record.totals,
+        error: record.error.clone(),
+    }
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+/// Arguments of `tributary files`.
+#[derive(clap::Args)]
+pub struct FilesArgs {
+    /// The table (`schema.table`).
+    #[arg(long)]
+    table: String,
+    /// Only files in this state: landed, processed, quarantined.
+    #[arg(long, value_parser = parse_status)]
+    status: Option<FileStatus>,
+}
+
+fn parse_status(text: &str) -> Result<FileStatus, String> {
+    FileStatus::from_name(text)
+        .ok_or_else(|| format!("{text:?} is not a file status: landed, processed or quarantined"))
+}
+
+/// A file as `files --json` prints it.
+#[derive(Debug, Serialize)]
+struct FileRow {
+    id: String,
+    key: String,
+    kind: &'static str,
+    format: &'static str,
+    status: &'static str,
+    pending: bool,
+    size: Option<u64>,
+    landed_at: DateTime<Utc>,
+    failures: u32,
+    last_error: Option<String>,
+    refresh_id: Option<String>,
+    processed_at: Option<DateTime<Utc>>,
+}
+
+impl From<TrackedFile> for FileRow {
+    fn from(tracked: TrackedFile) -> FileRow {
+        let file = tracked.file;
+        FileRow {
+            id: file.id,
+            key: file.key,
+            kind: file.kind.as_str(),
+            format: file.format.as_str(),
+            status: file.status.as_str(),
+            pending: tracked.pending,
+            size: file.size,
+            landed_at: file.landed_at,
+            failures: file.failures,
+            last_error: file.last_error,
+            refresh_id: tracked.refresh_id,
+            processed_at: tracked.processed_at,
+        }
+    }
+}
+
+/// `tributary files`.
+pub async fn files(connection: &Connection, output: &Output, args: FilesArgs) -> Result<ExitCode> {
+    let session = connection.session().await?;
+    registered(&session, &args.table).await?;
+    let files: Vec<FileRow> = session
+        .file_tracker()
+        .tracked_files(&args.table, args.status)
+        .await
+        .with_context(|| format!("cannot list the files of {}", args.table))?
+        .into_iter()
+        .map(FileRow::from)
+        .collect();
+    output.emit(&files, |files| {
+        let mut text = TextTable::new(&[
+            "key", "kind", "format", "status", "size", "landed", "failures", "error",
+        ]);
+        for f in files {
+            text.row(vec![
+                f.key.clone(),
+                f.kind.to_owned(),
+                f.format.to_owned(),
+                f.status.to_owned(),
+                f.size.map(|s| s.to_string()).unwrap_or_default(),
+                f.landed_at.format("%F %T").to_string(),
+                f.failures.to_string(),
+                f.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        format!("{}{} file(s)\n", text.render(), files.len())
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `tributary history`.
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// The table (`schema.table`).
+    #[arg(long)]
+    table: String,
+    /// How many refreshes, newest first.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+/// A history item as `history --json` prints it.
+#[derive(Debug, Serialize)]
+struct HistoryRow {
+    refresh_id: String,
+    owner: String,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    outcome: RefreshOutcomeKind,
+    #[serde(flatten)]
+    totals: RefreshTotals,
+    error: Option<String>,
+    snapshot_version: Option<u64>,
+}
+
+/// `tributary history`.
+pub async fn history(
+    connection: &Connection,
+    output: &Output,
+    args: HistoryArgs,
+) -> Result<ExitCode> {
+    let session = connection.session().await?;
+    registered(&session, &args.table).await?;
+    let rows: Vec<HistoryRow> = session
+        .processing_tracker()
+        .latest_history(&args.table, args.limit)
+        .await
+        .with_context(|| format!("cannot read the history of {}", args.table))?
+        .into_iter()
+        .map(|r| HistoryRow {
+            refresh_id: r.refresh_id,
+            owner: r.owner,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            outcome: r.outcome,
+            totals: r.totals,
+            error: r.error,
+            snapshot_version: r.snapshot_version,
+        })
+        .collect();
+    output.emit(&rows, |rows| {
+        let mut text = TextTable::new(&[
+            "started", "seconds", "outcome", "files", "inserted", "updated", "deleted", "ignored",
+            "error",
+        ]);
+        for r in rows {
+            text.row(vec![
+                r.started_at.format("%F %T").to_string(),
+                format!(
+                    "{:.1}",
+                    (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0
+                ),
+                r.outcome.as_str().to_owned(),
+                r.totals.files.to_string(),
+                r.totals.inserted.to_string(),
+                r.totals.updated.to_string(),
+                r.totals.deleted.to_string(),
+                r.totals.ignored.to_string(),
+                r.error.clone().unwrap_or_default(),
+            ]);
+        }
+        text.render()
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `tributary retry`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["file", "table"])))]
+pub struct RetryArgs {
+    /// A quarantined file: its key or tracker id (repeatable). Without `--table`, every
+    /// registered table is searched.
+    #[arg(long)]
+    file: Vec<String>,
+    /// The table: with `--file`, where the files are; alone, retry all its quarantined files.
+    #[arg(long)]
+    table: Option<String>,
+}
+
+/// A file put back into its backlog.
+#[derive(Debug, Serialize)]
+struct Requeued {
+    table: String,
+    id: String,
+    key: String,
+    last_error: Option<String>,
+}
+
+/// `tributary retry`.
+pub async fn retry(connection: &Connection, output: &Output, args: RetryArgs) -> Result<ExitCode> {
+    let session = connection.session().await?;
+    let tracker = session.file_tracker();
+    let tables = match &args.table {
+        Some(table_id) => vec![registered(&session, table_id).await?.table_id],
+        None => session
+            .registry()
+            .all_tables()
+            .await
+            .context("cannot list the registered tables")?
+            .into_iter()
+            .map(|t| t.table_id)
+            .collect(),
+    };
+    let mut chosen = Vec::new();
+    for table_id in &tables {
+        let quarantined = tracker
+            .tracked_files(table_id, Some(FileStatus::Quarantined))
+            .await
+            .with_context(|| format!("cannot list the quarantined files of {table_id}"))?;
+        chosen.extend(
+            quarantined
+                .into_iter()
+                .filter(|f| {
+                    args.file.is_empty()
+                        || args
+                            .file
+                            .iter()
+                            .any(|w| *w == f.file.key || *w == f.file.id)
+                })
+                .map(|f| (table_id.clone(), f.file)),
+        );
+    }
+    let unknown: Vec<&String> = args
+        .file
+        .iter()
+        .filter(|w| !chosen.iter().any(|(_, f)| f.key == **w || f.id == **w))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "not quarantined (or not tracked) in {}: {}; list them with `tributary files --table \
+             T --status quarantined`",
+            args.table.as_deref().unwrap_or("any registered table"),
+            unknown
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut requeued = Vec::new();
+    for (table_id, file) in chosen {
+        if tracker
+            .requeue_quarantined(&table_id, &file.id)
+            .await
+            .with_context(|| format!("cannot re-queue {}", file.key))?
+        {
+            requeued.push(Requeued {
+                table: table_id,
+                id: file.id,
+                key: file.key,
+                last_error: file.last_error,
+            });
+        }
+    }
+    output.emit(&requeued, |requeued| {
+        let mut text = String::new();
+        for r in requeued {
+            text.push_str(&format!("re-queued {} ({})\n", r.key, r.table));
+        }
+        text.push_str(&format!(
+            "{} file(s) back in their backlog; the next refresh applies them\n",
+            requeued.len()
+        ));
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `tributary refresh`.
+#[derive(clap::Args)]
+pub struct RefreshArgs {
+    /// The cadence to run.
+    #[arg(long)]
+    cadence: String,
+    /// Only these tables (repeatable); idle ones are included.
+    #[arg(long)]
+    table: Vec<String>,
+    /// The state machine's ARN (default: the stack's state machine, found by name).
+    #[arg(long, env = "TRIBUTARY_STATE_MACHINE_ARN")]
+    state_machine_arn: Option<String>,
+    /// Start the execution and return without following it.
+    #[arg(long)]
+    no_wait: bool,
+    /// Seconds between progress polls.
+    #[arg(long, default_value_t = 2)]
+    poll_seconds: u64,
+}
+
+/// How `refresh` ended.
+#[derive(Debug, Serialize)]
+struct RefreshRun {
+    execution_arn: String,
+    status: String,
+    batches_succeeded: usize,
+    batches_failed: usize,
+    output: Option<serde_json::Value>,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+/// `tributary refresh`.
+pub async fn refresh(
+    connection: &Connection,
+    output: &Output,
+    args: RefreshArgs,
+) -> Result<ExitCode> {
+    use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+
+    let session = connection.session().await?;
+    let sfn = aws_sdk_sfn::Client::new(&session.sdk);
+    let arn = match args.state_machine_arn {
+        Some(arn) => arn,
+        None => state_machine_arn(&sfn, &session.names.state_machine).await?,
+    };
+    let mut input = json!({"refresh_cadence": args.cadence});
+    if !args.table.is_empty() {
+        input["tables"] = json!(args.table);
+    }
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input(input.to_string())
+        .send()
+        .await
+        .with_context(|| format!("cannot start {arn}"))?;
+    let execution = started.execution_arn().to_owned();
+    output.note(format!("started {execution}"));
+    if args.no_wait {
+        output.emit(&json!({"execution_arn": execution}), |_| String::new());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.enable_steady_tick(Duration::from_millis(200));
+    let run = loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .context("cannot follow the execution")?;
+        let events: Vec<HistoryEventType> = sfn
+            .get_execution_history()
+            .execution_arn(&execution)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .context("cannot read the execution history")?
+            .iter()
+            .map(|event| event.r#type().clone())
+            .collect();
+        let count = |kind: &HistoryEventType| events.iter().filter(|e| *e == kind).count();
+        let succeeded = count(&HistoryEventType::MapIterationSucceeded);
+        let failed = count(&HistoryEventType::MapIterationFailed)
+            + count(&HistoryEventType::MapIterationAborted);
+        let status = described.status().clone();
+        progress.set_message(format!(
+            "{}: {succeeded} batch(es) done, {failed} failed",
+            status.as_str()
+        ));
+        if status != ExecutionStatus::Running && status != ExecutionStatus::PendingRedrive {
+            break RefreshRun {
+                execution_arn: execution.clone(),
+                status: status.as_str().to_owned(),
+                batches_succeeded: succeeded,
+                batches_failed: failed,
+                output: described
+                    .output()
+                    .and_then(|text| serde_json::from_str(text).ok()),
+                error: described.error().map(str::to_owned),
+                cause: described.cause().map(str::to_owned),
+            };
+        }
+        tokio::time::sleep(Duration::from_secs(args.poll_seconds)).await;
+    };
+    progress.finish_and_clear();
+    let succeeded = run.status == ExecutionStatus::Succeeded.as_str();
+    output.emit(&run, |run| {
+        let mut text = format!(
+            "{}: {} — {} batch(es) succeeded, {} failed\n",
+            run.execution_arn, run.status, run.batches_succeeded, run.batches_failed
+        );
+        for detail in [&run.error, &run.cause].into_iter().flatten() {
+            text.push_str(&format!("  {detail}\n"));
+        }
+        text
+    });
+    Ok(if succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn state_machine_arn(sfn: &aws_sdk_sfn::Client, name: &str) -> Result<String> {
+    let machines: Vec<_> = sfn
+        .list_state_machines()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .context("cannot list the state machines")?;
+    machines
+        .into_iter()
+        .find(|m| m.name() == name)
+        .map(|m| m.state_machine_arn().to_owned())
+        .with_context(|| {
+            format!(
+                "no state machine named {name}: is the stack deployed with this --prefix and \
+                 --region? (or pass --state-machine-arn)"
+            )
+        })
+}
+
+#[cfg(test)]
+#[path = "operations_test.rs"]
+mod tests;

@@ -1,0 +1,485 @@
+//! The `tributary` binary against the local AWS emulator (moto, started by `make test`): the
+//! local runner end to end, `status`/`files`/`history`/`retry` on a pipeline with pending,
+//! failed and quarantined tables, `export`, and the emulator's life cycle under `local up/down`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, Int64Array};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
+use tributary_tests::{LocalAws, unique_name};
+
+const CADENCE: &str = "5min";
+/// A cadence the tests never run.
+const HOURLY: &str = "hourly";
+
+/// One local pipeline under its own prefix and state directory, driven through the binary.
+struct LocalCli {
+    workdir: TempDir,
+    prefix: String,
+}
+
+impl LocalCli {
+    /// `tributary local up` on the test emulator (AWS_ENDPOINT_URL), under a fresh prefix.
+    async fn up() -> LocalCli {
+        LocalAws::connect().await; // fails clearly when no emulator is configured
+        let cli = LocalCli {
+            workdir: TempDir::new().expect("temp dir"),
+            prefix: unique_name("t"),
+        };
+        let up = cli.run(&["local", "up"]);
+        assert_success(&up, "local up");
+        cli
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tributary"));
+        command
+            .current_dir(self.workdir.path())
+            .args(["--prefix", &self.prefix, "--local-dir"])
+            .arg(self.state_dir());
+        command
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.workdir.path().join(".tributary")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run tributary")
+    }
+
+    /// Runs `--local --json ARGS` and parses stdout.
+    fn json(&self, args: &[&str]) -> (Output, Value) {
+        let output = self.run(&[&["--local", "--json"], args].concat());
+        let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tributary {args:?} printed no JSON ({e}): {}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output, value)
+    }
+
+    async fn registry(&self) -> DynamoDbTableRegistry {
+        let aws = LocalAws::connect().await;
+        DynamoDbTableRegistry::new(aws.dynamodb(), format!("{}-config", self.prefix))
+    }
+
+    /// Registers the cadences and `specs` (as `(spec, cadence, active)`).
+    async fn register(&self, specs: &[(Value, &str, bool)]) {
+        let registry = self.registry().await;
+        for cadence in [CADENCE, HOURLY] {
+            registry
+                .put_cadence(&CadenceSettings {
+                    name: cadence.to_owned(),
+                    batch_size: 2,
+                    max_concurrency: 2,
+                    table_order: TableOrder::LargestFirst,
+                    skip_idle: true,
+                })
+                .await
+                .expect("put cadence");
+        }
+        for (spec, cadence, active) in specs {
+            registry
+                .put_table(&RegisteredTable {
+                    table_id: format!(
+                        "{}.{}",
+                        spec["source"]["schema"].as_str().unwrap(),
+                        spec["source"]["table"].as_str().unwrap()
+                    ),
+                    refresh_cadence: (*cadence).to_owned(),
+                    active: *active,
+                    spec_json: spec.to_string(),
+                })
+                .await
+                .expect("put table");
+        }
+    }
+
+    /// Writes `files` (key → contents) under a new directory and stages it.
+    fn stage(&self, round: &str, files: &[(&str, &str)]) {
+        let dir = self.workdir.path().join(round);
+        for (key, contents) in files {
+            let path = dir.join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+        assert_success(
+            &self.run(&["local", "stage", dir.to_str().unwrap()]),
+            "local stage",
+        );
+    }
+}
+
+fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A headerless-CSV table `s.<table>` keyed by `id`, ordered by `ts`, partitioned by region.
+fn spec(prefix: &str, table: &str, on_bad_file: &str) -> Value {
+    json!({
+        "source": {"schema": "s", "table": table},
+        "target": {"database": "tributary_lake", "table": format!("{}_{table}", prefix.replace('-', "_")), "location": format!("{prefix}/{table}")},
+        "primary_key": ["id"],
+        "ordering": {"commit_timestamp_column": "ts"},
+        "partition_by": ["identity(region)"],
+        "on_bad_file": on_bad_file,
+        "input": {"columns": [
+            {"name": "id", "type": "bigint"},
+            {"name": "region", "type": "string"},
+            {"name": "ts", "type": "timestamp"}
+        ]}
+    })
+}
+
+fn table<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report
+        .as_array()
+        .and_then(|tables| tables.iter().find(|t| t["table"] == id))
+        .unwrap_or_else(|| panic!("{id} is not in {report}"))
+}
+
+/// `(id, region)` of every row of an exported table directory, sorted; the region comes from
+/// the Hive folder name, as DuckDB would read it.
+fn exported_rows(dir: &Path) -> Vec<(i64, String)> {
+    let mut rows = Vec::new();
+    for partition in std::fs::read_dir(dir).unwrap() {
+        let partition = partition.unwrap().path();
+        let folder = partition
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let region = folder
+            .strip_prefix("region=")
+            .expect("a Hive partition folder")
+            .to_owned();
+        for file in std::fs::read_dir(&partition).unwrap() {
+            let file = std::fs::File::open(file.unwrap().path()).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let ids = batch.column_by_name("id").unwrap();
+                let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+                assert!(
+                    batch.column_by_name("region").is_none(),
+                    "an identity partition column lives in the folder name (Hive), not the file"
+                );
+                for i in 0..batch.num_rows() {
+                    rows.push((ids.value(i), region.clone()));
+                }
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn local_runner_stages_and_applies_a_dataset_end_to_end_and_exports_the_current_rows() {
+    let cli = LocalCli::up().await;
+    cli.register(&[
+        (spec(&cli.prefix, "orders", "stop"), CADENCE, true),
+        (spec(&cli.prefix, "users", "stop"), CADENCE, true),
+    ])
+    .await;
+    cli.stage(
+        "round-0",
+        &[
+            (
+                "dms/s/orders/LOAD00000001.csv",
+                "1,eu,2024-01-01 00:00:00\n2,eu,2024-01-01 00:00:00\n",
+            ),
+            (
+                "dms/s/orders/LOAD00000002.csv",
+                "3,us,2024-01-01 00:00:00\n",
+            ),
+            (
+                "dms/s/users/LOAD00000001.csv",
+                "10,eu,2024-01-01 00:00:00\n",
+            ),
+            ("outside/ignored.csv", "not a DMS file\n"),
+        ],
+    );
+    let (output, run) = cli.json(&["local", "run", "--until-idle"]);
+    assert_success(&output, "first run");
+    assert_eq!(
+        run["notifications"], 3,
+        "the DMS files' notifications reached the file-manager, and only those (the rule \
+         filters on the DMS folder): {run}"
+    );
+    assert_eq!(run["idle"], true);
+    assert_eq!(run["tables"]["s.orders"]["inserted"], 3, "{run}");
+    assert_eq!(run["tables"]["s.orders"]["files"], 2);
+    assert_eq!(run["tables"]["s.users"]["inserted"], 1);
+
+    // CDC: update moving id 1 to another partition, delete id 2, insert id 4.
+    cli.stage(
+        "round-1",
+        &[(
+            "dms/s/orders/20240102-000000000.csv",
+            "U,1,us,2024-01-02 00:00:01\nD,2,eu,2024-01-02 00:00:02\nI,4,eu,2024-01-02 00:00:03\n",
+        )],
+    );
+    let (output, run) = cli.json(&["local", "run", "--until-idle"]);
+    assert_success(&output, "second run");
+    let orders = &run["tables"]["s.orders"];
+    assert_eq!(
+        (&orders["inserted"], &orders["updated"], &orders["deleted"]),
+        (&json!(1), &json!(1), &json!(1)),
+        "{run}"
+    );
+
+    let export_dir = cli.workdir.path().join("export/s.orders");
+    let (output, exported) = cli.json(&[
+        "local",
+        "export",
+        "--table",
+        "s.orders",
+        export_dir.to_str().unwrap(),
+    ]);
+    assert_success(&output, "export");
+    assert_eq!(
+        exported["partition_keys"],
+        json!([["region", "string"]]),
+        "{exported}"
+    );
+    assert!(
+        exported["duckdb_query"]
+            .as_str()
+            .unwrap()
+            .contains("read_parquet")
+    );
+    assert_eq!(
+        exported_rows(&export_dir),
+        vec![
+            (1, "us".to_owned()),
+            (3, "us".to_owned()),
+            (4, "eu".to_owned())
+        ],
+        "the export holds exactly the current rows, each in its partition"
+    );
+
+    let (_, history) = cli.json(&["history", "--table", "s.orders"]);
+    let outcomes: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "completed").count(),
+        2,
+        "{history}"
+    );
+    assert_eq!(history[0]["updated"], 1, "newest first: {history}");
+
+    let (_, files) = cli.json(&["files", "--table", "s.orders", "--status", "processed"]);
+    assert_eq!(files.as_array().unwrap().len(), 3, "{files}");
+}
+
+#[tokio::test]
+async fn status_reports_pending_failed_and_quarantined_tables_and_retry_requeues_a_file() {
+    let cli = LocalCli::up().await;
+    cli.register(&[
+        (spec(&cli.prefix, "good", "stop"), CADENCE, true),
+        (spec(&cli.prefix, "blocked", "stop"), CADENCE, true),
+        (spec(&cli.prefix, "skipping", "skip"), CADENCE, true),
+        (spec(&cli.prefix, "parked", "stop"), CADENCE, false),
+        (spec(&cli.prefix, "waiting", "stop"), HOURLY, true),
+    ])
+    .await;
+    let row = "1,eu,2024-01-01 00:00:00\n";
+    let malformed = "not-a-number,eu,2024-01-01 00:00:00\n";
+    cli.stage(
+        "round-0",
+        &[
+            ("dms/s/good/LOAD00000001.csv", row),
+            ("dms/s/blocked/LOAD00000001.csv", malformed),
+            ("dms/s/blocked/LOAD00000002.csv", row),
+            ("dms/s/skipping/LOAD00000001.csv", malformed),
+            ("dms/s/skipping/LOAD00000002.csv", row),
+            ("dms/s/parked/LOAD00000001.csv", row),
+            ("dms/s/waiting/LOAD00000001.csv", row),
+        ],
+    );
+    let (output, run) = cli.json(&[
+        "local",
+        "run",
+        "--cadence",
+        CADENCE,
+        "--until-idle",
+        "--env",
+        "TRIBUTARY_QUARANTINE_AFTER=1",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a blocked table fails the run: {run}"
+    );
+    assert_eq!(
+        run["tables"]["s.skipping"]["inserted"], 1,
+        "skip applies the files after the bad one"
+    );
+    let (output, status) = cli.json(&["status"]);
+    assert_success(&output, "status");
+    let good = table(&status, "s.good");
+    assert_eq!(good["health"], "healthy", "{good}");
+    assert_eq!(good["pending_files"], 0);
+    assert_eq!(good["last_refresh"]["outcome"], "completed");
+    assert_eq!(good["last_refresh"]["inserted"], 1);
+    let waiting = table(&status, "s.waiting");
+    assert_eq!(
+        (
+            waiting["pending_files"].as_u64(),
+            waiting["pending_bytes"].as_u64()
+        ),
+        (Some(1), Some(row.len() as u64)),
+        "recorded by the file-manager, not refreshed (its cadence did not run): {waiting}"
+    );
+    assert!(
+        waiting["lag_seconds"].is_i64(),
+        "a pending file has a lag: {waiting}"
+    );
+    assert!(waiting["last_refresh"].is_null());
+    let blocked = table(&status, "s.blocked");
+    assert_eq!(blocked["health"], "quarantined", "{blocked}");
+    assert_eq!(blocked["quarantined_files"], 1);
+    assert_eq!(
+        blocked["pending_files"], 2,
+        "the blocking file and the one behind it"
+    );
+    assert!(
+        blocked["reasons"]
+            .to_string()
+            .contains("last refresh failed"),
+        "{blocked}"
+    );
+    let skipping = table(&status, "s.skipping");
+    assert_eq!(
+        (
+            skipping["health"].as_str(),
+            skipping["pending_files"].as_u64()
+        ),
+        (Some("quarantined"), Some(0)),
+        "{skipping}"
+    );
+    let parked = table(&status, "s.parked");
+    assert_eq!(
+        (
+            parked["health"].as_str(),
+            parked["active"].as_bool(),
+            parked["pending_files"].as_u64()
+        ),
+        (Some("inactive"), Some(false), Some(1)),
+        "{parked}"
+    );
+    assert_eq!(
+        cli.run(&["--local", "status", "--check"]).status.code(),
+        Some(1),
+        "--check fails on unhealthy tables"
+    );
+
+    let (_, quarantined) = cli.json(&["files", "--table", "s.blocked", "--status", "quarantined"]);
+    let quarantined = quarantined.as_array().unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(
+        quarantined[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not-a-number"),
+        "the error names the bad value: {quarantined:?}"
+    );
+
+    let (output, requeued) = cli.json(&["retry", "--file", "dms/s/blocked/LOAD00000001.csv"]);
+    assert_success(&output, "retry");
+    assert_eq!(requeued.as_array().unwrap().len(), 1, "{requeued}");
+    let (_, landed) = cli.json(&["files", "--table", "s.blocked", "--status", "landed"]);
+    assert_eq!(
+        landed.as_array().unwrap().len(),
+        2,
+        "the retried file is back in the backlog: {landed}"
+    );
+    assert_eq!(landed[0]["failures"], 0, "its failure count is reset");
+    let unknown = cli.run(&[
+        "--local",
+        "retry",
+        "--file",
+        "dms/s/blocked/LOAD00000009.csv",
+    ]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("LOAD00000009.csv"),
+        "names the file it could not retry"
+    );
+}
+
+#[tokio::test]
+async fn local_up_starts_an_emulator_that_local_down_stops() {
+    let workdir = TempDir::new().unwrap();
+    let venv = std::env::var("VENV").unwrap_or_else(|_| ".venv".to_owned());
+    let emulator = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(venv)
+        .join("bin/moto_server");
+    let tributary = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .current_dir(workdir.path())
+            .env_remove("AWS_ENDPOINT_URL")
+            .args(["--prefix", "lifecycle"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let emulator = emulator.to_str().unwrap();
+    assert_success(&tributary(&["local", "up", "--emulator", emulator]), "up");
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(workdir.path().join(".tributary/local.json")).unwrap(),
+    )
+    .unwrap();
+    let pid = state["emulator_pid"]
+        .as_u64()
+        .expect("up records the emulator it started")
+        .to_string();
+    let alive = || {
+        Command::new("kill")
+            .args(["-0", &pid])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(alive());
+    assert!(
+        state["endpoint_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "loopback only"
+    );
+
+    let again = tributary(&["local", "up", "--emulator", emulator]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already up"),
+        "a second up reuses it"
+    );
+
+    assert_success(&tributary(&["local", "down"]), "down");
+    assert!(!alive(), "down stops the emulator");
+    assert!(!workdir.path().join(".tributary/local.json").exists());
+}
