@@ -483,3 +483,107 @@ async fn local_up_starts_an_emulator_that_local_down_stops() {
     assert!(!alive(), "down stops the emulator");
     assert!(!workdir.path().join(".tributary/local.json").exists());
 }
+
+/// Turns the emulator's Step Functions interpreter (moto's `execute_state_machine`) on or off,
+/// with a plain HTTP request to its configuration API.
+fn execute_state_machines(endpoint: &str, on: bool) {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://");
+    let body = format!(r#"{{"stepfunctions": {{"execute_state_machine": {on}}}}}"#);
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
+    write!(
+        stream,
+        "POST /moto-api/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+}
+
+#[tokio::test]
+async fn refresh_starts_the_stacks_state_machine_and_follows_it_to_its_end() {
+    let aws = LocalAws::connect().await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    execute_state_machines(&endpoint, true);
+    let sfn = aws_sdk_sfn::Client::new(&aws.sdk);
+    let prefix = unique_name("sfn");
+    // Stand-ins for the deployed definition (moto cannot invoke our functions): one that
+    // succeeds with the execution input as output, one that fails like `TablesFailed`.
+    let create = |name: String, definition: Value| {
+        let sfn = sfn.clone();
+        async move {
+            sfn.create_state_machine()
+                .name(name)
+                .definition(definition.to_string())
+                .role_arn("arn:aws:iam::123456789012:role/refresh")
+                .send()
+                .await
+                .expect("create state machine")
+        }
+    };
+    create(
+        format!("{prefix}-refresh"),
+        json!({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let failing = create(
+        format!("{prefix}-failing"),
+        json!({"StartAt": "TablesFailed", "States": {"TablesFailed": {
+            "Type": "Fail", "Error": "TablesFailed", "Cause": "1 table failed: s.orders"}}}),
+    )
+    .await;
+    let refresh = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args([
+                "--json",
+                "--prefix",
+                &prefix,
+                "refresh",
+                "--cadence",
+                "5min",
+            ])
+            .args(["--table", "s.orders", "--poll-seconds", "1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let succeeded = refresh(&[]);
+    assert_success(&succeeded, "refresh");
+    let run: Value = serde_json::from_slice(&succeeded.stdout).unwrap();
+    assert_eq!(run["status"], "SUCCEEDED", "{run}");
+    assert_eq!(
+        run["output"],
+        json!({"refresh_cadence": "5min", "tables": ["s.orders"]}),
+        "the execution got the cadence and the table filter as input"
+    );
+
+    let failed = refresh(&["--state-machine-arn", failing.state_machine_arn()]);
+    assert_eq!(
+        failed.status.code(),
+        Some(1),
+        "a failed execution fails the command"
+    );
+    let run: Value = serde_json::from_slice(&failed.stdout).unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["error"].as_str()),
+        (Some("FAILED"), Some("TablesFailed"))
+    );
+    assert!(run["cause"].as_str().unwrap().contains("s.orders"));
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["--prefix", "no-such-stack", "refresh", "--cadence", "5min"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("no state machine named no-such-stack-refresh"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    execute_state_machines(&endpoint, false);
+}
