@@ -10,6 +10,9 @@ VENV ?= .venv
 PYTHON ?= python3
 CARGO ?= cargo
 WITH_MOTO := VENV=$(VENV) scripts/with-moto.sh
+# Build output outside the clone, shared by `make test`, `make demo` and CI (.ci/run), so each
+# reuses what the others built.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/tributary/target
 
 # Infrastructure (infra/README.md). Each tool venv is separate so its pins cannot meet moto's.
 INFRA_VENV ?= .venv-infra
@@ -41,9 +44,9 @@ help: ## List the targets
 test: venv infra-check fmt-check clippy ## infra checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --workspace --locked
 
-demo: ## Run the whole pipeline locally (arrives with the local runner)
-	@echo "make demo: not yet available — the local runner and demo land with the CLI issue."
-	@echo "What runs today: 'make test' (file-manager end to end against the local AWS emulator)."
+demo: venv ## Run the whole pipeline locally: DMS dataset → emulator → lake, checked row by row
+	$(CARGO) build --locked -p tributary-cli
+	VENV=$(VENV) TRIBUTARY=$(CARGO_TARGET_DIR)/debug/tributary scripts/demo.sh
 
 venv: $(VENV)/.installed ## Create the project venv with the pinned tools
 
@@ -65,7 +68,7 @@ unit: ## Unit tests only (no emulator)
 	$(CARGO) test --workspace --locked --lib --bins
 
 integration: venv ## Integration tests only (starts and stops moto)
-	$(WITH_MOTO) $(CARGO) test --locked -p tributary-tests
+	$(WITH_MOTO) $(CARGO) test --locked -p tributary-tests -p tributary-cli --tests
 
 bench: ## Smoke benchmark of the merge engine: 1M-row full load, then 50k changes (release build)
 	$(CARGO) run --release --locked -p tributary-bench --bin merge-bench

@@ -316,6 +316,9 @@ pub async fn down(connection: &Connection, output: &Output) -> Result<ExitCode> 
         }
     };
     match state.emulator_pid {
+        Some(pid) if !is_emulator(pid) => output.note(format!(
+            "process {pid} is no longer the local AWS emulator; nothing to stop"
+        )),
         Some(pid) => {
             stop_process(pid);
             output.note(format!(
@@ -331,6 +334,15 @@ pub async fn down(connection: &Connection, output: &Output) -> Result<ExitCode> 
     std::fs::remove_file(LocalState::path(dir))
         .with_context(|| format!("cannot remove {}", LocalState::path(dir).display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether process `pid` still runs the emulator (where `/proc` tells; elsewhere assumed), so a
+/// recycled process id is never signalled.
+fn is_emulator(pid: u32) -> bool {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => String::from_utf8_lossy(&cmdline).contains("moto"),
+        Err(_) => !Path::new("/proc/self").exists(),
+    }
 }
 
 /// Stops process `pid` (SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]) if it is still running.
