@@ -183,6 +183,10 @@ pub async fn status(
         .try_collect()
         .await?;
     output.emit(&statuses, |statuses| {
+        if statuses.is_empty() {
+            return "no tables are registered: apply a manifest with `tributary config apply FILE`\n"
+                .to_owned();
+        }
         let mut text = TextTable::new(&[
             "table",
             "active",

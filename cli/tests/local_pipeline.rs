@@ -10,6 +10,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::lake::partitioning::unescape_partition_value;
 use tributary_shared::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
 use tributary_tests::{LocalAws, unique_name};
 
@@ -155,7 +156,7 @@ fn table<'a>(report: &'a Value, id: &str) -> &'a Value {
 /// `(id, region)` of every row of an exported table directory, sorted; the region comes from
 /// the Hive folder name, as DuckDB would read it.
 fn exported_rows(dir: &Path) -> Vec<(i64, String)> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<(i64, String)> = Vec::new();
     for partition in std::fs::read_dir(dir).unwrap() {
         let partition = partition.unwrap().path();
         let folder = partition
@@ -163,10 +164,10 @@ fn exported_rows(dir: &Path) -> Vec<(i64, String)> {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let region = folder
+        let escaped = folder
             .strip_prefix("region=")
-            .expect("a Hive partition folder")
-            .to_owned();
+            .expect("a Hive partition folder");
+        let region = unescape_partition_value(escaped).expect("a Hive-escaped value");
         for file in std::fs::read_dir(&partition).unwrap() {
             let file = std::fs::File::open(file.unwrap().path()).unwrap();
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -208,7 +209,7 @@ async fn local_runner_stages_and_applies_a_dataset_end_to_end_and_exports_the_cu
             ),
             (
                 "dms/s/orders/LOAD00000002.csv",
-                "3,us,2024-01-01 00:00:00\n",
+                "3,N/A Côte d'Ivoire,2024-01-01 00:00:00\n",
             ),
             (
                 "dms/s/users/LOAD00000001.csv",
@@ -270,10 +271,11 @@ async fn local_runner_stages_and_applies_a_dataset_end_to_end_and_exports_the_cu
         exported_rows(&export_dir),
         vec![
             (1, "us".to_owned()),
-            (3, "us".to_owned()),
+            (3, "N/A Côte d'Ivoire".to_owned()),
             (4, "eu".to_owned())
         ],
-        "the export holds exactly the current rows, each in its partition"
+        "the export holds exactly the current rows, each in its partition (values needing Hive \
+         escaping included)"
     );
 
     let (_, history) = cli.json(&["history", "--table", "s.orders"]);

@@ -105,8 +105,11 @@ pub async fn export(session: &Session, output: &Output, args: ExportArgs) -> Res
             .with_context(|| {
                 format!("{location} is not in the lake bucket {}", state.lake_bucket)
             })?;
+        // Locations are already escaped (`country=N%2FA`): parse them, never re-encode.
+        let prefix = ObjectPath::parse(prefix)
+            .with_context(|| format!("{location} is not a valid object path"))?;
         let objects: Vec<_> = lake
-            .list(Some(&ObjectPath::from(prefix)))
+            .list(Some(&prefix))
             .try_collect()
             .await
             .with_context(|| format!("cannot list {location}"))?;
@@ -122,10 +125,11 @@ pub async fn export(session: &Session, output: &Output, args: ExportArgs) -> Res
                 .await
                 .with_context(|| format!("cannot read {}", object.location))?;
             let target = if hive.is_empty() {
-                ObjectPath::from(name)
+                ObjectPath::parse(name)
             } else {
-                ObjectPath::from(format!("{hive}/{name}"))
-            };
+                ObjectPath::parse(format!("{hive}/{name}"))
+            }
+            .with_context(|| format!("{hive}/{name} is not a valid path"))?;
             bytes += body.len() as u64;
             disk.put(&target, body.into())
                 .await
