@@ -2,6 +2,7 @@
 //! on the local AWS emulator.
 
 mod classify;
+mod config;
 mod connection;
 mod local;
 mod output;
@@ -32,6 +33,10 @@ enum Command {
     ///
     /// Exits with status 1 if any key would not be recorded.
     Classify(classify::ClassifyArgs),
+    /// Manage the configuration: validate a manifest, diff it against the registry, apply it,
+    /// export the registry as one.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 fn main() -> Result<ExitCode> {
@@ -44,6 +49,7 @@ fn main() -> Result<ExitCode> {
         let connection = cli.connection;
         match cli.command {
             Command::Classify(args) => classify::classify(args),
+            Command::Config(command) => config::run(&connection, &output, command).await,
         }
     })
 }

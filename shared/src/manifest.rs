@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 use thiserror::Error;
 
-use crate::lake::table_config::{TableConfig, TableConfigError, TableSpec};
+use crate::lake::table_config::{SourceSpec, TableConfig, TableConfigError, TableSpec, TargetSpec};
 use crate::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
 use yaml_index::{Segment, YamlIndex, YamlIndexError, YamlPath};
 
@@ -307,11 +307,15 @@ fn without_nulls(value: Value) -> Value {
     }
 }
 
-/// A table entry that read well enough for the whole-manifest checks.
+/// What could be read of one table entry. A part is `None` when it has a problem (reported
+/// already); the whole-manifest checks use the parts that are there.
 struct ParsedTable {
     path: YamlPath,
-    cadence: String,
-    spec: TableSpec,
+    cadence: Option<String>,
+    active: Option<bool>,
+    source: Option<SourceSpec>,
+    target: Option<TargetSpec>,
+    spec: Option<TableSpec>,
 }
 
 /// Collects the issues of one manifest.
@@ -366,17 +370,17 @@ impl Checker {
         let document: Document = self.deserialize(&root, document)?;
         let cadences = self.cadences(document.cadences);
         let tables_path = root.key("tables");
-        let parsed: Vec<(ParsedTable, bool)> = document
+        let parsed: Vec<ParsedTable> = document
             .tables
             .into_iter()
             .enumerate()
             .filter_map(|(i, value)| self.table(tables_path.index(i), value))
             .collect();
-        self.check_cadences_exist(&cadences, parsed.iter().map(|(t, _)| t));
-        self.check_unique(parsed.iter().map(|(t, _)| t));
+        self.check_cadences_exist(&cadences, &parsed);
+        self.check_unique(&parsed);
         let tables = parsed
             .into_iter()
-            .filter_map(|(table, active)| self.finish_table(table, active))
+            .filter_map(|table| self.finish_table(table))
             .collect();
         Some(Manifest { cadences, tables })
     }
@@ -432,8 +436,9 @@ impl Checker {
         cadences
     }
 
-    /// Reads one table entry: its `cadence`, `active` and specification.
-    fn table(&mut self, path: YamlPath, value: Value) -> Option<(ParsedTable, bool)> {
+    /// Reads one table entry: its `cadence`, `active` and specification (and, when the
+    /// specification has problems, whatever of its `source` and `target` reads).
+    fn table(&mut self, path: YamlPath, value: Value) -> Option<ParsedTable> {
         let Value::Mapping(mut fields) = value else {
             self.issue(
                 &path,
@@ -457,37 +462,44 @@ impl Checker {
             Some(value) => self.deserialize::<bool>(&path.key(ACTIVE_FIELD), value),
             None => Some(true),
         };
+        let quietly = |name: &str| fields.get(name).cloned();
+        let (source, target) = (quietly("source"), quietly("target"));
         let spec = self.deserialize::<TableSpec>(&path, Value::Mapping(fields));
-        Some((
-            ParsedTable {
-                path,
-                cadence: cadence?,
-                spec: spec?,
-            },
-            active?,
-        ))
+        let (source, target) = match &spec {
+            Some(spec) => (Some(spec.source.clone()), Some(spec.target.clone())),
+            None => (
+                source.and_then(|v| serde_yaml_ng::from_value(v).ok()),
+                target.and_then(|v| serde_yaml_ng::from_value(v).ok()),
+            ),
+        };
+        Some(ParsedTable {
+            path,
+            cadence,
+            active,
+            source,
+            target,
+            spec,
+        })
     }
 
-    fn check_cadences_exist<'a>(
-        &mut self,
-        cadences: &[CadenceSettings],
-        tables: impl Iterator<Item = &'a ParsedTable>,
-    ) {
+    fn check_cadences_exist(&mut self, cadences: &[CadenceSettings], tables: &[ParsedTable]) {
         let names: Vec<&str> = cadences.iter().map(|c| c.name.as_str()).collect();
         for table in tables {
-            if !names.contains(&table.cadence.as_str()) {
+            let Some(cadence) = &table.cadence else {
+                continue;
+            };
+            if !names.contains(&cadence.as_str()) {
                 let fix = if names.is_empty() {
-                    format!("define cadence `{}` under `cadences`", table.cadence)
+                    format!("define cadence `{cadence}` under `cadences`")
                 } else {
                     format!(
-                        "use one of the cadences defined under `cadences` ({}), or define `{}` there",
-                        names.join(", "),
-                        table.cadence
+                        "use one of the cadences defined under `cadences` ({}), or define `{cadence}` there",
+                        names.join(", ")
                     )
                 };
                 self.issue(
                     &table.path.key(CADENCE_FIELD),
-                    format!("cadence `{}` is not defined", table.cadence),
+                    format!("cadence `{cadence}` is not defined"),
                     fix,
                 );
             }
@@ -496,25 +508,28 @@ impl Checker {
 
     /// Table ids, Glue tables and lake locations must each belong to one table; a location may
     /// not lie inside another table's either (its files would be taken for the other table's).
-    fn check_unique<'a>(&mut self, tables: impl Iterator<Item = &'a ParsedTable>) {
+    fn check_unique(&mut self, tables: &[ParsedTable]) {
         let mut ids: BTreeMap<String, usize> = BTreeMap::new();
         let mut targets: BTreeMap<String, usize> = BTreeMap::new();
-        let mut locations: Vec<(Vec<&str>, usize, &ParsedTable)> = Vec::new();
+        let mut locations: Vec<(Vec<&str>, usize, &str)> = Vec::new();
         for table in tables {
-            let source = &table.spec.source;
-            let id = format!("{}.{}", source.schema, source.table);
-            let here = table.path.key("source");
-            if let Some(first) = ids.get(&id) {
-                let problem = format!("table `{id}` is already defined on line {first}");
-                self.issue(
-                    &here,
-                    problem,
-                    "define each source table once (remove or merge the duplicate entry)",
-                );
-            } else {
-                ids.insert(id, self.index.line(&here));
+            if let Some(source) = &table.source {
+                let id = format!("{}.{}", source.schema, source.table);
+                let here = table.path.key("source");
+                if let Some(first) = ids.get(&id) {
+                    let problem = format!("table `{id}` is already defined on line {first}");
+                    self.issue(
+                        &here,
+                        problem,
+                        "define each source table once (remove or merge the duplicate entry)",
+                    );
+                } else {
+                    ids.insert(id, self.index.line(&here));
+                }
             }
-            let target = &table.spec.target;
+            let Some(target) = &table.target else {
+                continue;
+            };
             let glue = format!("{}.{}", target.database, target.table);
             let here = table.path.key("target").key("table");
             if let Some(first) = targets.get(&glue) {
@@ -525,28 +540,19 @@ impl Checker {
             } else {
                 targets.insert(glue, self.index.line(&here));
             }
-            let segments: Vec<&str> = target
-                .location
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .collect();
+            let location = target.location.as_str();
+            let segments: Vec<&str> = location.split('/').filter(|s| !s.is_empty()).collect();
             let here = table.path.key("target").key("location");
             let clash = locations.iter().find(|(other, _, _)| {
                 let shorter = other.len().min(segments.len());
                 other[..shorter] == segments[..shorter]
             });
-            if let Some((_, first, other)) = clash {
-                let problem = if other.spec.target.location.trim_matches('/')
-                    == target.location.trim_matches('/')
-                {
-                    format!(
-                        "location `{}` is already used by the table on line {first}",
-                        target.location
-                    )
+            if let Some((other, first, other_location)) = clash {
+                let problem = if *other == segments {
+                    format!("location `{location}` is already used by the table on line {first}")
                 } else {
                     format!(
-                        "location `{}` overlaps `{}` of the table on line {first} (one contains the other)",
-                        target.location, other.spec.target.location
+                        "location `{location}` overlaps `{other_location}` of the table on line {first} (one contains the other)"
                     )
                 };
                 self.issue(
@@ -555,14 +561,18 @@ impl Checker {
                     "give each table its own target.location, outside every other table's",
                 );
             } else {
-                locations.push((segments, self.index.line(&here), table));
+                locations.push((segments, self.index.line(&here), location));
             }
         }
     }
 
     /// Validates the specification (everything [`TableConfig`] checks) and builds the entry.
-    fn finish_table(&mut self, table: ParsedTable, active: bool) -> Option<ManifestTable> {
-        let config = match TableConfig::try_from(table.spec.clone()) {
+    fn finish_table(&mut self, table: ParsedTable) -> Option<ManifestTable> {
+        let (Some(cadence), Some(active), Some(spec)) = (table.cadence, table.active, table.spec)
+        else {
+            return None;
+        };
+        let config = match TableConfig::try_from(spec.clone()) {
             Ok(config) => config,
             Err(TableConfigError::Invalid {
                 field,
@@ -577,7 +587,7 @@ impl Checker {
                 return None;
             }
         };
-        let spec_json = match canonical_spec_json(&table.spec) {
+        let spec_json = match canonical_spec_json(&spec) {
             Ok(json) => json,
             Err(e) => {
                 self.issue(
@@ -590,9 +600,9 @@ impl Checker {
         };
         Some(ManifestTable {
             table_id: config.table_id(),
-            cadence: table.cadence,
+            cadence,
             active,
-            spec: table.spec,
+            spec,
             spec_json,
         })
     }

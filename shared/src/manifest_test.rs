@@ -643,3 +643,23 @@ fn the_example_manifest_shows_every_field_and_every_choice() {
     let orders: Vec<TableOrder> = manifest.cadences.iter().map(|c| c.table_order).collect();
     assert!(orders.contains(&TableOrder::LargestFirst) && orders.contains(&TableOrder::TableId));
 }
+
+#[test]
+fn a_table_with_a_field_problem_still_gets_the_whole_manifest_checks() {
+    let copy = "  - cadence: weekly\n    source: {schema: sales, table: orders}\n    \
+                target: {database: lake, table: orders, location: elsewhere}\n    \
+                primary_key: [order_id]\n    storage_mode: latest\n";
+    let paths: Vec<String> = issues(&format!("{VALID}{copy}"))
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "tables[2].cadence",
+            "tables[2].source",
+            "tables[2].target.table",
+            "tables[2].storage_mode",
+        ]
+    );
+}
