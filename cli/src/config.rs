@@ -85,13 +85,16 @@ struct Validation<'a> {
     problems: &'a [ManifestIssue],
 }
 
-/// Reads and checks `file`; `Ok(Err(problems))` when it has problems.
-fn load(file: &Path) -> Result<Result<Manifest, Vec<ManifestIssue>>> {
+/// Reads and checks `file`; when it has problems, prints them and returns `None`.
+fn load(output: &Output, file: &Path) -> Result<Option<Manifest>> {
     let text =
         fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     match Manifest::parse(&text) {
-        Ok(manifest) => Ok(Ok(manifest)),
-        Err(ManifestError::Invalid(problems)) => Ok(Err(problems)),
+        Ok(manifest) => Ok(Some(manifest)),
+        Err(ManifestError::Invalid(problems)) => {
+            report_problems(output, file, &problems);
+            Ok(None)
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -122,12 +125,8 @@ fn report_problems(output: &Output, file: &Path, problems: &[ManifestIssue]) {
 }
 
 fn validate(output: &Output, file: &Path) -> Result<ExitCode> {
-    let manifest = match load(file)? {
-        Ok(manifest) => manifest,
-        Err(problems) => {
-            report_problems(output, file, &problems);
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(manifest) = load(output, file)? else {
+        return Ok(ExitCode::FAILURE);
     };
     let report = Validation {
         file: file.display().to_string(),
@@ -176,12 +175,8 @@ async fn plan(
     file: &Path,
     mode: Mode,
 ) -> Result<ExitCode> {
-    let manifest = match load(file)? {
-        Ok(manifest) => manifest,
-        Err(problems) => {
-            report_problems(output, file, &problems);
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(manifest) = load(output, file)? else {
+        return Ok(ExitCode::FAILURE);
     };
     let session = connection.session().await?;
     let registry = session.registry();

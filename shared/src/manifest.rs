@@ -213,23 +213,24 @@ pub fn canonical_spec_value(spec_json: &str) -> serde_json::Value {
 impl Manifest {
     /// Parses and checks a manifest; on failure every problem found is listed.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let document: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        let syntax = |line: usize, problem: String| {
             ManifestError::Invalid(vec![ManifestIssue {
-                line: e.location().map_or(1, |l| l.line()),
+                line,
                 path: String::new(),
-                problem: format!("not valid YAML: {e}"),
+                problem,
                 fix: "correct the YAML syntax at this line (indentation, quoting, `key: value`)"
                     .to_owned(),
             }])
+        };
+        let document: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            syntax(
+                e.location().map_or(1, |l| l.line()),
+                format!("not valid YAML: {e}"),
+            )
         })?;
         let index =
             YamlIndex::build(text).map_err(|YamlIndexError::Syntax { line, problem }| {
-                ManifestError::Invalid(vec![ManifestIssue {
-                    line,
-                    path: String::new(),
-                    problem: format!("not valid YAML 1.2: {problem}"),
-                    fix: "correct the YAML syntax at this line".to_owned(),
-                }])
+                syntax(line, format!("not valid YAML 1.2: {problem}"))
             })?;
         let mut checker = Checker {
             index,

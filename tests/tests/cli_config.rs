@@ -79,6 +79,15 @@ impl Stack {
         run
     }
 
+    /// The registration of `table_id`, which must exist.
+    async fn table(&self, table_id: &str) -> RegisteredTable {
+        self.registry
+            .table(table_id)
+            .await
+            .expect("read the registry")
+            .unwrap_or_else(|| panic!("{table_id} is registered"))
+    }
+
     async fn tables(&self) -> Vec<RegisteredTable> {
         self.registry.all_tables().await.expect("list tables")
     }
@@ -393,12 +402,7 @@ async fn a_removed_table_is_deactivated_with_its_spec_kept_and_re_adding_it_reac
     let stack = Stack::new().await;
     let example_file = stack.manifest("example.yaml", &example());
     stack.ok(&["config", "apply", &example_file]);
-    let registered = stack
-        .registry
-        .table("sales.order_events")
-        .await
-        .expect("read")
-        .expect("registered");
+    let registered = stack.table("sales.order_events").await;
     assert!(registered.active);
 
     stack.ok(&[
@@ -406,12 +410,7 @@ async fn a_removed_table_is_deactivated_with_its_spec_kept_and_re_adding_it_reac
         "apply",
         &stack.manifest("edited.yaml", &edited_example()),
     ]);
-    let deactivated = stack
-        .registry
-        .table("sales.order_events")
-        .await
-        .expect("read")
-        .expect("still registered");
+    let deactivated = stack.table("sales.order_events").await;
     assert_eq!(
         deactivated,
         RegisteredTable {
@@ -443,11 +442,5 @@ async fn a_removed_table_is_deactivated_with_its_spec_kept_and_re_adding_it_reac
         actions(&plan, "tables", "table_id")["sales.order_events"],
         ("reactivate".to_owned(), true)
     );
-    let reactivated = stack
-        .registry
-        .table("sales.order_events")
-        .await
-        .expect("read")
-        .expect("registered");
-    assert_eq!(reactivated, registered);
+    assert_eq!(stack.table("sales.order_events").await, registered);
 }
