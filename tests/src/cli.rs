@@ -1,8 +1,10 @@
 //! Running the built `tributary` command against the local AWS emulator.
 //!
 //! The binary belongs to another package, so cargo does not build it for these tests by itself:
-//! [`binary`] builds it (or finds it up to date) once per test process with the cargo and target
-//! directory that build the tests, so a CLI test never runs a stale binary.
+//! [`binary`] builds it (or finds it up to date) once per test process, so a CLI test never runs
+//! a stale binary. It reuses the compiled dependencies of the tests' build directory, and puts the
+//! binary in a target directory of this checkout's own: checkouts sharing one build directory
+//! (worktrees) would otherwise overwrite each other's `debug/tributary`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,8 +20,22 @@ fn build() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate sits in the workspace");
+    // This test runs as <build dir>/<profile>/deps/<test>.
+    let test = std::env::current_exe().expect("the test executable's path");
+    let build_dir = test
+        .ancestors()
+        .nth(3)
+        .expect("the test executable sits in <build dir>/<profile>/deps");
+    let checkout: String = workspace
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let target_dir = build_dir.join("tributary-cli-under-test").join(checkout);
     let output = Command::new(env!("CARGO"))
         .current_dir(workspace)
+        .env("CARGO_BUILD_BUILD_DIR", build_dir)
+        .env("CARGO_TARGET_DIR", &target_dir)
         .args([
             "build",
             "--package",
