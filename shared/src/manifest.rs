@@ -190,8 +190,9 @@ struct Document {
     tables: Vec<Value>,
 }
 
-/// The fields of a table entry that are not [`TableSpec`] fields.
+/// The field of a table entry naming its cadence (not a [`TableSpec`] field).
 const CADENCE_FIELD: &str = "cadence";
+/// The field of a table entry saying whether it is refreshed (not a [`TableSpec`] field).
 const ACTIVE_FIELD: &str = "active";
 
 /// The canonical JSON of a table configuration: the specification serialized again, every
