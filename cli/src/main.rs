@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 mod classify;
+mod config;
 mod connection;
 mod local;
 mod operations;
@@ -51,6 +52,10 @@ enum Command {
     /// The pipeline on this machine: the local AWS emulator and the functions run in-process.
     #[command(subcommand)]
     Local(local::LocalCommand),
+    /// Manage the configuration: validate a manifest, diff it against the registry, apply it,
+    /// export the registry as one.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 fn main() -> Result<ExitCode> {
@@ -69,6 +74,7 @@ fn main() -> Result<ExitCode> {
             Command::Refresh(args) => operations::refresh(&connection, &output, args).await,
             Command::Retry(args) => operations::retry(&connection, &output, args).await,
             Command::Local(command) => local::run(&connection, &output, command).await,
+            Command::Config(command) => config::run(&connection, &output, command).await,
         }
     })
 }

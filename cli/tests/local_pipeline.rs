@@ -83,6 +83,7 @@ impl LocalCli {
                     max_concurrency: 2,
                     table_order: TableOrder::LargestFirst,
                     skip_idle: true,
+                    schedule: None,
                 })
                 .await
                 .expect("put cadence");
@@ -462,6 +463,7 @@ async fn local_up_starts_an_emulator_that_local_down_stops() {
     let alive = || {
         Command::new("kill")
             .args(["-0", &pid])
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap()
             .success()

@@ -169,6 +169,7 @@ impl LastOutcomes for Outcomes {
 fn settings(name: &str, batch_size: u32) -> CadenceSettings {
     CadenceSettings {
         name: name.to_owned(),
+        schedule: None,
         batch_size,
         max_concurrency: 3,
         table_order: TableOrder::LargestFirst,

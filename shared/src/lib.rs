@@ -13,6 +13,7 @@ pub mod dms_layout;
 pub mod file_manager;
 pub mod file_tracker;
 pub mod lake;
+pub mod manifest;
 pub mod metrics;
 pub mod object_key;
 pub mod processing_tracker;

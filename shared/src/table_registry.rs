@@ -6,6 +6,9 @@
 
 use std::future::Future;
 
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
 use crate::state_store::StoreError;
 
 /// A table as registered.
@@ -31,8 +34,10 @@ pub trait TableRegistry: Send + Sync {
     ) -> impl Future<Output = Result<Option<RegisteredTable>, StoreError>> + Send;
 }
 
-/// How the batch-manager orders a cadence's tables into batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the batch-manager orders a cadence's tables into batches. Serialized (manifests) by its
+/// stored value, e.g. `largest_first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TableOrder {
     /// Balance the batches by pending bytes: largest table first into the lightest batch, so a
     /// huge table shares its batch with as few others as possible; the heaviest batch starts first.
@@ -59,11 +64,15 @@ impl TableOrder {
     }
 }
 
-/// A refresh cadence's batch settings, as configured (the schedule itself lives in the stack).
+/// A refresh cadence's batch settings, as configured. The schedule that starts its runs lives in
+/// the stack; the manifest's copy of its expression is kept here for reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CadenceSettings {
     /// The cadence name, e.g. `10min`.
     pub name: String,
+    /// The EventBridge schedule expression of the cadence (`rate(10 minutes)`, `cron(…)`), as
+    /// the manifest states it; informational (the stack's schedule rule is what runs).
+    pub schedule: Option<String>,
     /// Most tables per batch (one processor invocation refreshes them one after another).
     pub batch_size: u32,
     /// Most batches refreshed at once (the Map state's concurrency).
@@ -82,23 +91,48 @@ impl CadenceSettings {
 
     /// Checks the settings are usable; the message says what is wrong and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
-        let check = |field: &str, value: u32, max: u32| {
-            if (1..=max).contains(&value) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "cadence {}: {field} is {value}; it must be between 1 and {max}",
-                    self.name
-                ))
-            }
-        };
-        check("batch_size", self.batch_size, Self::MAX_BATCH_SIZE)?;
-        check(
-            "max_concurrency",
-            self.max_concurrency,
-            Self::MAX_CONCURRENCY,
-        )
+        self.problems()
+            .first()
+            .map_or(Ok(()), |problem| Err(problem.to_string()))
     }
+
+    /// Every setting out of its allowed range (empty when the settings are usable).
+    pub fn problems(&self) -> Vec<CadenceSettingsError> {
+        [
+            ("batch_size", self.batch_size, Self::MAX_BATCH_SIZE),
+            (
+                "max_concurrency",
+                self.max_concurrency,
+                Self::MAX_CONCURRENCY,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, value, max)| !(1..=*max).contains(value))
+        .map(|(field, value, max)| CadenceSettingsError::OutOfRange {
+            cadence: self.name.clone(),
+            field,
+            value,
+            max,
+        })
+        .collect()
+    }
+}
+
+/// Cadence settings Tributary cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CadenceSettingsError {
+    /// A numeric setting is outside `1..=max`.
+    #[error("cadence {cadence}: {field} is {value}; it must be between 1 and {max}")]
+    OutOfRange {
+        /// The cadence name.
+        cadence: String,
+        /// The setting, e.g. `batch_size`.
+        field: &'static str,
+        /// Its value.
+        value: u32,
+        /// The largest allowed value.
+        max: u32,
+    },
 }
 
 /// A table of a cadence, as the cadence index lists it.

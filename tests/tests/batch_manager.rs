@@ -41,6 +41,7 @@ async fn put_cadence(registry: &DynamoDbTableRegistry, batch_size: u32, order: T
     registry
         .put_cadence(&CadenceSettings {
             name: CADENCE.to_owned(),
+            schedule: None,
             batch_size,
             max_concurrency: 4,
             table_order: order,

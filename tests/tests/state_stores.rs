@@ -814,6 +814,7 @@ async fn a_cadence_reads_back_with_its_tables_from_the_cadence_index() {
     assert_eq!(registry.cadence("10min").await, Ok(None));
     let settings = CadenceSettings {
         name: "10min".to_owned(),
+        schedule: Some("rate(10 minutes)".to_owned()),
         batch_size: 5,
         max_concurrency: 8,
         table_order: TableOrder::TableId,

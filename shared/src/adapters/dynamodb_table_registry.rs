@@ -14,7 +14,8 @@
 //!
 //! A cadence's batch settings are the item `config_id = "cadence#<name>"` with `cadence` (S),
 //! `batch_size` (N), `max_concurrency` (N), `table_order` (S, `largest_first` | `table_id`,
-//! default `largest_first`), `skip_idle` (BOOL, default true) and `updated_at`. It has no
+//! default `largest_first`), `skip_idle` (BOOL, default true), `schedule` (S, optional: the
+//! EventBridge schedule expression the manifest states) and `updated_at`. It has no
 //! `refresh_cadence` attribute, so it never appears in the cadence index.
 
 use aws_sdk_dynamodb::Client;
@@ -54,6 +55,8 @@ pub mod attr {
     pub const TABLE_ORDER: &str = "table_order";
     /// Cadence items: whether idle tables are left out of runs.
     pub const SKIP_IDLE: &str = "skip_idle";
+    /// Cadence items: the EventBridge schedule expression (optional, informational).
+    pub const SCHEDULE: &str = "schedule";
 }
 
 /// Name of the index of tables by refresh cadence.
@@ -127,7 +130,7 @@ impl DynamoDbTableRegistry {
 
     /// Stores cadence `settings`, replacing the cadence's previous settings.
     pub async fn put_cadence(&self, settings: &CadenceSettings) -> Result<(), StoreError> {
-        let item = Item::from([
+        let mut item = Item::from([
             (
                 attr::CONFIG_ID.to_owned(),
                 string_value(cadence_key(&settings.name)),
@@ -154,6 +157,9 @@ impl DynamoDbTableRegistry {
                 string_value(timestamp(Utc::now())),
             ),
         ]);
+        if let Some(schedule) = &settings.schedule {
+            item.insert(attr::SCHEDULE.to_owned(), string_value(schedule));
+        }
         self.put(item).await
     }
 
@@ -291,6 +297,9 @@ fn cadence_settings(item: &Item) -> Result<CadenceSettings, StoreError> {
     let read = ItemReader::new(STORE, item, &[attr::CONFIG_ID]);
     Ok(CadenceSettings {
         name: read.string(attr::CADENCE)?.to_owned(),
+        schedule: read.optional(attr::SCHEDULE, |read, name| {
+            read.string(name).map(str::to_owned)
+        })?,
         batch_size: read.number(attr::BATCH_SIZE)?,
         max_concurrency: read.number(attr::MAX_CONCURRENCY)?,
         table_order: read
