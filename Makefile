@@ -35,18 +35,21 @@ DRY_RUN ?=
 DEPLOY_ENV = BINARIES="$(LAMBDA_BINARIES)" AWS_VENV=$(AWS_VENV) STACK=$(STACK) REGION=$(REGION) ARTIFACT_BUCKET=$(ARTIFACT_BUCKET) \
 	ARTIFACT_PREFIX=$(ARTIFACT_PREFIX) ARCH=$(ARCH) PARAMS="$(PARAMS)" DRY_RUN=$(DRY_RUN)
 
-.PHONY: help test demo venv fmt fmt-check clippy unit integration bench moto clean \
+.PHONY: help test demo demo-check venv fmt fmt-check clippy unit integration bench moto clean \
 	infra-check lambda deploy undeploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-test: venv infra-check fmt-check clippy ## infra checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
+test: venv infra-check demo-check fmt-check clippy ## infra checks, demo data checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --workspace --locked
 
 demo: venv ## Run the whole pipeline locally: DMS dataset → emulator → lake, checked row by row
 	$(CARGO) build --locked -p tributary-cli
 	VENV=$(VENV) TRIBUTARY=$(CARGO_TARGET_DIR)/debug/tributary scripts/demo.sh
+
+demo-check: venv ## Self-check of the demo's dataset generator and verifier (small scale)
+	$(VENV)/bin/python -m unittest discover --start-directory demo
 
 venv: $(VENV)/.installed ## Create the project venv with the pinned tools
 
