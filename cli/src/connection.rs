@@ -80,9 +80,7 @@ impl StackNames {
         let template = StackTemplate::bundled()?;
         let values = BTreeMap::from([("NamePrefix".to_owned(), prefix.to_owned())]);
         let name = |logical_id: &str, kind: &'static str, property: &str| {
-            template
-                .resource_name(logical_id, kind, property, &values)
-                .with_context(|| format!("the name of {logical_id} in infra/template.yaml"))
+            template_name(&template, &values, logical_id, kind, property)
         };
         const TABLE: &str = "AWS::DynamoDB::Table";
         const QUEUE: &str = "AWS::SQS::Queue";
@@ -106,6 +104,43 @@ impl StackNames {
             glue_database: name("GlueDatabase", "AWS::Glue::Database", "DatabaseInput.Name")?,
         })
     }
+}
+
+/// The name the template gives bucket `logical_id` of a stack with `NamePrefix = prefix` in
+/// `account_id` and `region` (bucket names include both).
+pub fn bucket_name(
+    prefix: &str,
+    logical_id: &str,
+    account_id: &str,
+    region: &str,
+) -> Result<String> {
+    let values = [
+        ("NamePrefix", prefix),
+        ("AWS::AccountId", account_id),
+        ("AWS::Region", region),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    template_name(
+        &StackTemplate::bundled()?,
+        &values,
+        logical_id,
+        "AWS::S3::Bucket",
+        "BucketName",
+    )
+}
+
+fn template_name(
+    template: &StackTemplate,
+    values: &BTreeMap<String, String>,
+    logical_id: &str,
+    kind: &'static str,
+    property: &str,
+) -> Result<String> {
+    template
+        .resource_name(logical_id, kind, property, values)
+        .with_context(|| format!("the name of {logical_id} in infra/template.yaml"))
 }
 
 /// A connected session: the SDK configuration and the stack's names.

@@ -14,11 +14,6 @@ impl Output {
         Output { json }
     }
 
-    /// Whether JSON is printed.
-    pub fn is_json(&self) -> bool {
-        self.json
-    }
-
     /// Prints `value` as pretty JSON in JSON mode, else `render(value)`.
     pub fn emit<T: Serialize>(&self, value: &T, render: impl FnOnce(&T) -> String) {
         if self.json {
@@ -29,6 +24,19 @@ impl Output {
         } else {
             print!("{}", render(value));
         }
+    }
+
+    /// A progress bar of `total` units on stderr, drawn with the indicatif `template` (its
+    /// `{bar}` and counters); hidden in JSON mode.
+    pub fn progress_bar(&self, total: u64, template: &str) -> indicatif::ProgressBar {
+        if self.json {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
     }
 
     /// Prints a progress or notice line for people (to stderr, so JSON on stdout stays clean).

@@ -20,7 +20,7 @@ use tributary_shared::aws;
 use tributary_shared::catalog::Catalog;
 
 use super::LocalState;
-use crate::connection::{Connection, StackNames, local_sdk_config};
+use crate::connection::{Connection, StackNames, bucket_name, local_sdk_config};
 use crate::output::Output;
 
 /// The account id the emulator reports (part of the stack's bucket names).
@@ -78,8 +78,18 @@ pub async fn up(connection: &Connection, output: &Output, args: UpArgs) -> Resul
         }
     };
     let state = LocalState {
-        staging_bucket: bucket_name(&connection.prefix, "StagingBucket", &args.local_region)?,
-        lake_bucket: bucket_name(&connection.prefix, "LakeBucket", &args.local_region)?,
+        staging_bucket: bucket_name(
+            &connection.prefix,
+            "StagingBucket",
+            LOCAL_ACCOUNT_ID,
+            &args.local_region,
+        )?,
+        lake_bucket: bucket_name(
+            &connection.prefix,
+            "LakeBucket",
+            LOCAL_ACCOUNT_ID,
+            &args.local_region,
+        )?,
         endpoint_url,
         region: args.local_region,
         prefix: connection.prefix.clone(),
@@ -127,22 +137,6 @@ fn report(output: &Output, state: &LocalState, names: &StackNames, reused: bool)
             up.names.glue_database,
         )
     });
-}
-
-/// A bucket's name as the template derives it for the local account and region.
-fn bucket_name(prefix: &str, logical_id: &str, region: &str) -> Result<String> {
-    let template = tributary_shared::stack_template::StackTemplate::bundled()?;
-    let values = [
-        ("NamePrefix", prefix),
-        ("AWS::AccountId", LOCAL_ACCOUNT_ID),
-        ("AWS::Region", region),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    template
-        .resource_name(logical_id, "AWS::S3::Bucket", "BucketName", &values)
-        .with_context(|| format!("the name of {logical_id} in infra/template.yaml"))
 }
 
 /// Starts the emulator on 127.0.0.1 and a free port, in its own process group (so it outlives

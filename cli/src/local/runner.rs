@@ -213,16 +213,10 @@ async fn round(
         if plan.batches.is_empty() {
             continue;
         }
-        let bar = if output.is_json() {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(plan.tables.scheduled as u64)
-        };
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
+        let bar = output.progress_bar(
+            plan.tables.scheduled as u64,
             "{spinner} {msg} [{bar:30}] {pos}/{len} tables {elapsed}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
+        );
         bar.set_message(format!(
             "round {} cadence {cadence}: {} batch(es), {} file(s) pending",
             report.rounds,

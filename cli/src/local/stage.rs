@@ -42,7 +42,11 @@ pub async fn stage(session: &Session, output: &Output, args: StageArgs) -> Resul
     let total: u64 = files.iter().map(|(_, _, size)| size).sum();
     let store = s3_object_store(&session.sdk, &state.staging_bucket)
         .context("cannot open the staging bucket")?;
-    let progress = progress_bar(output, total);
+    let progress = output.progress_bar(
+        total,
+        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}",
+    );
+    progress.set_message("uploading");
     stream::iter(&files)
         .map(|(path, key, size)| {
             let store = store.clone();
@@ -74,21 +78,6 @@ pub async fn stage(session: &Session, output: &Output, args: StageArgs) -> Resul
         )
     });
     Ok(ExitCode::SUCCESS)
-}
-
-/// A byte progress bar on stderr (hidden in JSON mode).
-pub fn progress_bar(output: &Output, total: u64) -> indicatif::ProgressBar {
-    if output.is_json() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message("uploading");
-    bar
 }
 
 /// Every file under `dir` as (path, key relative to `dir` with `/` separators, size), in key
