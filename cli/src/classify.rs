@@ -15,8 +15,8 @@ pub struct ClassifyArgs {
     /// DMS BucketFolder (zero or more `/`-separated levels).
     #[arg(long, env = vars::DMS_BUCKET_FOLDER, default_value = "")]
     bucket_folder: String,
-    /// DMS DatePartitionSequence, when DatePartitionEnabled is set (YYYYMMDD, YYYYMMDDHH, YYYYMM,
-    /// MMYYYYDD, DDMMYYYY).
+    /// Optional check: date folders must be of this DMS DatePartitionSequence (YYYYMMDD,
+    /// YYYYMMDDHH, YYYYMM, MMYYYYDD, DDMMYYYY); unset, any DMS scheme is recognised.
     #[arg(long, env = vars::DMS_DATE_PARTITION_SEQUENCE)]
     date_partition_sequence: Option<String>,
     /// DMS DatePartitionDelimiter (SLASH, UNDERSCORE, DASH, NONE).
@@ -50,11 +50,16 @@ pub fn classify(args: ClassifyArgs) -> Result<ExitCode> {
     let mut all_recorded = true;
     for key in args.keys {
         let verdict = ObjectKey::new(key.clone())
-            .map_err(|e| format!("rejected: {e}"))
+            .map_err(|e| format!("unrecognized (rejected key): {e}"))
             .and_then(|k| {
-                layout
-                    .classify(&args.bucket, &k)
-                    .map_err(|e| format!("skipped: {e}"))
+                layout.classify(&args.bucket, &k).map_err(|e| {
+                    let disposition = if e.is_staging_object() {
+                        "unrecognized"
+                    } else {
+                        "ignored"
+                    };
+                    format!("{disposition}: {e}")
+                })
             });
         match verdict {
             Ok(file) => println!(

@@ -10,6 +10,8 @@ mod connection;
 mod local;
 mod operations;
 mod output;
+mod table_arg;
+mod unrouted;
 
 use std::process::ExitCode;
 

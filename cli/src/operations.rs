@@ -8,12 +8,15 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::json;
-use tributary_shared::file_tracker::{BacklogOverview, BacklogSummary, FileStatus, TrackedFile};
+use tributary_shared::file_tracker::{
+    BacklogFile, BacklogOverview, BacklogSummary, FileStatus, TrackedFile, UnroutedRecord,
+};
 use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshRecord, RefreshTotals};
 use tributary_shared::table_registry::RegisteredTable;
 
 use crate::connection::{Connection, Session};
 use crate::output::{Output, TextTable};
+use crate::unrouted::{self, UnroutedRow, UnroutedSummary};
 
 /// Tables read at once by `status`.
 const STATUS_CONCURRENCY: usize = 8;
@@ -21,8 +24,8 @@ const STATUS_CONCURRENCY: usize = 8;
 /// Arguments of `tributary status`.
 #[derive(clap::Args)]
 pub struct StatusArgs {
-    /// Only this table (`schema.table`).
-    #[arg(long)]
+    /// Only this table (`schema.table` id, or the DMS folders `schema/table`).
+    #[arg(long, value_parser = crate::table_arg::table_id)]
     table: Option<String>,
     /// A table whose oldest pending file is older than this many seconds is `lagging`.
     #[arg(long, default_value_t = 3600)]
@@ -93,6 +96,15 @@ pub struct TableStatus {
     pub health: Health,
     /// Why, in words.
     pub reasons: Vec<String>,
+}
+
+/// What `status` reports: every table, and the objects in no table's backlog.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// Per registered table.
+    pub tables: Vec<TableStatus>,
+    /// Unregistered and unrecognized objects.
+    pub unrouted: UnroutedSummary,
 }
 
 /// The latest refresh attempt of a table.
@@ -182,10 +194,18 @@ pub async fn status(
         .buffered(STATUS_CONCURRENCY)
         .try_collect()
         .await?;
-    output.emit(&statuses, |statuses| {
+    let unrouted = UnroutedSummary::of(&unrouted::list(&session).await?);
+    let report = StatusReport {
+        tables: statuses,
+        unrouted,
+    };
+    output.emit(&report, |report| {
+        let statuses = &report.tables;
         if statuses.is_empty() {
-            return "no tables are registered: apply a manifest with `tributary config apply FILE`\n"
-                .to_owned();
+            return format!(
+                "no tables are registered: apply a manifest with `tributary config apply FILE`\n{}",
+                report.unrouted.describe()
+            );
         }
         let mut text = TextTable::new(&[
             "table",
@@ -235,9 +255,11 @@ pub async fn status(
                 rendered.push_str(&format!("{}: {reason}\n", s.table));
             }
         }
+        rendered.push_str(&report.unrouted.describe());
         rendered
     });
-    let unhealthy = statuses.iter().any(|s| s.health.needs_attention());
+    let unhealthy = report.tables.iter().any(|s| s.health.needs_attention())
+        || report.unrouted.needs_attention();
     Ok(if args.check && unhealthy {
         ExitCode::FAILURE
     } else {
@@ -318,18 +340,24 @@ fn yes_no(value: bool) -> String {
 
 /// Arguments of `tributary files`.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["table", "status"])))]
 pub struct FilesArgs {
-    /// The table (`schema.table`).
-    #[arg(long)]
-    table: String,
-    /// Only files in this state: landed, processed, quarantined.
+    /// The table (`schema.table` id, or the DMS folders `schema/table`); registered or not.
+    #[arg(long, value_parser = crate::table_arg::table_id)]
+    table: Option<String>,
+    /// Only files in this state: landed, processed, quarantined, unregistered, unrecognized
+    /// (the last two need no `--table`).
     #[arg(long, value_parser = parse_status)]
     status: Option<FileStatus>,
 }
 
 fn parse_status(text: &str) -> Result<FileStatus, String> {
-    FileStatus::from_name(text)
-        .ok_or_else(|| format!("{text:?} is not a file status: landed, processed or quarantined"))
+    FileStatus::from_name(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not a file status: landed, processed, quarantined, unregistered or \
+             unrecognized"
+        )
+    })
 }
 
 /// A file as `files --json` prints it.
@@ -372,12 +400,18 @@ impl From<TrackedFile> for FileRow {
 /// `tributary files`.
 pub async fn files(connection: &Connection, output: &Output, args: FilesArgs) -> Result<ExitCode> {
     let session = connection.session().await?;
-    registered(&session, &args.table).await?;
+    let unrouted_status = matches!(
+        args.status,
+        Some(FileStatus::Unregistered | FileStatus::Unrecognized)
+    );
+    let Some(table) = args.table.as_deref().filter(|_| !unrouted_status) else {
+        return unrouted_files(&session, output, args.status, args.table.as_deref()).await;
+    };
     let files: Vec<FileRow> = session
         .file_tracker()
-        .tracked_files(&args.table, args.status)
+        .tracked_files(table, args.status)
         .await
-        .with_context(|| format!("cannot list the files of {}", args.table))?
+        .with_context(|| format!("cannot list the files of {table}"))?
         .into_iter()
         .map(FileRow::from)
         .collect();
@@ -402,11 +436,42 @@ pub async fn files(connection: &Connection, output: &Output, args: FilesArgs) ->
     Ok(ExitCode::SUCCESS)
 }
 
+/// `files --status unregistered|unrecognized [--table T]`: the objects in no backlog.
+async fn unrouted_files(
+    session: &Session,
+    output: &Output,
+    status: Option<FileStatus>,
+    table: Option<&str>,
+) -> Result<ExitCode> {
+    let rows: Vec<UnroutedRow> = unrouted::list(session)
+        .await?
+        .iter()
+        .filter(|r| status.is_none_or(|s| s == r.status))
+        .filter(|r| table.is_none_or(|t| r.table_id.as_deref() == Some(t)))
+        .map(UnroutedRow::from)
+        .collect();
+    output.emit(&rows, |rows| {
+        let mut text = TextTable::new(&["key", "status", "table", "size", "landed", "reason"]);
+        for r in rows {
+            text.row(vec![
+                r.key.clone(),
+                r.status.to_owned(),
+                r.table.clone().unwrap_or_default(),
+                r.size.map(|s| s.to_string()).unwrap_or_default(),
+                r.landed_at.format("%F %T").to_string(),
+                r.reason.clone(),
+            ]);
+        }
+        format!("{}{} object(s)\n", text.render(), rows.len())
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Arguments of `tributary history`.
 #[derive(clap::Args)]
 pub struct HistoryArgs {
-    /// The table (`schema.table`).
-    #[arg(long)]
+    /// The table (`schema.table` id, or the DMS folders `schema/table`).
+    #[arg(long, value_parser = crate::table_arg::table_id)]
     table: String,
     /// How many refreshes, newest first.
     #[arg(long, default_value_t = 20)]
@@ -480,32 +545,98 @@ pub async fn history(
 
 /// Arguments of `tributary retry`.
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["file", "table"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["file", "table", "unrouted"])))]
 pub struct RetryArgs {
-    /// A quarantined file: its key or tracker id (repeatable). Without `--table`, every
-    /// registered table is searched.
+    /// A quarantined, unregistered or unrecognized object: its key or tracker id (repeatable).
+    /// Without `--table`, every registered table is searched.
     #[arg(long)]
     file: Vec<String>,
-    /// The table: with `--file`, where the files are; alone, retry all its quarantined files.
-    #[arg(long)]
+    /// The table: with `--file`, where the files are; alone, retry all its quarantined files
+    /// and re-examine its unregistered ones.
+    #[arg(long, value_parser = crate::table_arg::table_id)]
     table: Option<String>,
+    /// Re-examine every unregistered and unrecognized object (after a configuration change).
+    #[arg(long)]
+    unrouted: bool,
 }
 
-/// A file put back into its backlog.
+/// A file put back into its backlog, or an object sent for re-examination.
 #[derive(Debug, Serialize)]
 struct Requeued {
-    table: String,
-    id: String,
+    table: Option<String>,
     key: String,
+    /// `requeued` (a quarantined file) or `reexamined` (an unregistered or unrecognized one).
+    action: &'static str,
     last_error: Option<String>,
 }
 
 /// `tributary retry`.
 pub async fn retry(connection: &Connection, output: &Output, args: RetryArgs) -> Result<ExitCode> {
     let session = connection.session().await?;
+    let quarantined = quarantined_to_retry(&session, &args).await?;
+    let unrouted: Vec<UnroutedRecord> = unrouted::list(&session)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            args.unrouted
+                || args.file.contains(&r.key)
+                || (args.file.is_empty() && args.table.is_some() && r.table_id == args.table)
+        })
+        .collect();
+    let unknown: Vec<&str> = args
+        .file
+        .iter()
+        .filter(|w| {
+            !quarantined.iter().any(|(_, f)| f.key == **w || f.id == **w)
+                && !unrouted.iter().any(|r| r.key == **w)
+        })
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "not quarantined, unregistered or unrecognized (or not tracked) in {}: {}; list them \
+             with `tributary files --table T --status quarantined` or `tributary files --status \
+             unrecognized`",
+            args.table.as_deref().unwrap_or("any registered table"),
+            unknown.join(", ")
+        );
+    }
+    let mut done = requeue(&session, quarantined).await?;
+    unrouted::reexamine(&session, &unrouted).await?;
+    done.extend(unrouted.into_iter().map(|r| Requeued {
+        table: r.table_id,
+        key: r.key,
+        action: "reexamined",
+        last_error: Some(r.reason),
+    }));
+    output.emit(&done, |done| {
+        let mut text = String::new();
+        for r in done {
+            let table = r.table.as_deref().unwrap_or("no table");
+            text.push_str(&format!("{} {} ({table})\n", r.action, r.key));
+        }
+        text.push_str(&format!(
+            "{} file(s) back in their backlog (the next refresh applies them); {} object(s) sent \
+             to the file-manager to be examined again under the current configuration\n",
+            done.iter().filter(|r| r.action == "requeued").count(),
+            done.iter().filter(|r| r.action == "reexamined").count()
+        ));
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The quarantined files `args` names, with their table ids.
+async fn quarantined_to_retry(
+    session: &Session,
+    args: &RetryArgs,
+) -> Result<Vec<(String, BacklogFile)>> {
+    if args.unrouted && args.file.is_empty() && args.table.is_none() {
+        return Ok(Vec::new());
+    }
     let tracker = session.file_tracker();
     let tables = match &args.table {
-        Some(table_id) => vec![registered(&session, table_id).await?.table_id],
+        Some(table_id) => vec![table_id.clone()],
         None => session
             .registry()
             .all_tables()
@@ -534,50 +665,28 @@ pub async fn retry(connection: &Connection, output: &Output, args: RetryArgs) ->
                 .map(|f| (table_id.clone(), f.file)),
         );
     }
-    let unknown: Vec<&String> = args
-        .file
-        .iter()
-        .filter(|w| !chosen.iter().any(|(_, f)| f.key == **w || f.id == **w))
-        .collect();
-    if !unknown.is_empty() {
-        bail!(
-            "not quarantined (or not tracked) in {}: {}; list them with `tributary files --table \
-             T --status quarantined`",
-            args.table.as_deref().unwrap_or("any registered table"),
-            unknown
-                .iter()
-                .map(|w| w.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    Ok(chosen)
+}
+
+/// Puts quarantined files back into their backlogs.
+async fn requeue(session: &Session, files: Vec<(String, BacklogFile)>) -> Result<Vec<Requeued>> {
+    let tracker = session.file_tracker();
     let mut requeued = Vec::new();
-    for (table_id, file) in chosen {
+    for (table_id, file) in files {
         if tracker
             .requeue_quarantined(&table_id, &file.id)
             .await
             .with_context(|| format!("cannot re-queue {}", file.key))?
         {
             requeued.push(Requeued {
-                table: table_id,
-                id: file.id,
+                table: Some(table_id),
                 key: file.key,
+                action: "requeued",
                 last_error: file.last_error,
             });
         }
     }
-    output.emit(&requeued, |requeued| {
-        let mut text = String::new();
-        for r in requeued {
-            text.push_str(&format!("re-queued {} ({})\n", r.key, r.table));
-        }
-        text.push_str(&format!(
-            "{} file(s) back in their backlog; the next refresh applies them\n",
-            requeued.len()
-        ));
-        text
-    });
-    Ok(ExitCode::SUCCESS)
+    Ok(requeued)
 }
 
 /// Arguments of `tributary refresh`.
@@ -587,7 +696,7 @@ pub struct RefreshArgs {
     #[arg(long)]
     cadence: String,
     /// Only these tables (repeatable); idle ones are included.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::table_arg::table_id)]
     table: Vec<String>,
     /// The state machine's ARN (default: the stack's state machine, found by name).
     #[arg(long, env = "TRIBUTARY_STATE_MACHINE_ARN")]

@@ -10,6 +10,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::dms_layout::SourceTable;
 use tributary_shared::lake::partitioning::unescape_partition_value;
 use tributary_shared::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
 use tributary_tests::{LocalAws, unique_name};
@@ -91,11 +92,11 @@ impl LocalCli {
         for (spec, cadence, active) in specs {
             registry
                 .put_table(&RegisteredTable {
-                    table_id: format!(
-                        "{}.{}",
-                        spec["source"]["schema"].as_str().unwrap(),
-                        spec["source"]["table"].as_str().unwrap()
-                    ),
+                    table_id: SourceTable {
+                        schema: spec["source"]["schema"].as_str().unwrap().to_owned(),
+                        table: spec["source"]["table"].as_str().unwrap().to_owned(),
+                    }
+                    .id(),
                     refresh_cadence: (*cadence).to_owned(),
                     active: *active,
                     spec_json: spec.to_string(),
@@ -147,8 +148,9 @@ fn spec(prefix: &str, table: &str, on_bad_file: &str) -> Value {
     })
 }
 
+/// Table `id` in a `status --json` report.
 fn table<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report
+    report["tables"]
         .as_array()
         .and_then(|tables| tables.iter().find(|t| t["table"] == id))
         .unwrap_or_else(|| panic!("{id} is not in {report}"))
@@ -431,6 +433,71 @@ async fn status_reports_pending_failed_and_quarantined_tables_and_retry_requeues
         String::from_utf8_lossy(&unknown.stderr).contains("LOAD00000009.csv"),
         "names the file it could not retry"
     );
+}
+
+#[tokio::test]
+async fn objects_in_no_backlog_are_counted_listed_and_reexamined_after_registration() {
+    let cli = LocalCli::up().await;
+    cli.register(&[(spec(&cli.prefix, "good", "stop"), CADENCE, true)])
+        .await;
+    let row = "1,eu,2024-01-01 00:00:00\n";
+    cli.stage(
+        "round-0",
+        &[
+            ("dms/s/good/LOAD00000001.csv", row),
+            ("dms/s/late/LOAD00000001.csv", row),
+            ("dms/s/good/notes.json", "{}"),
+        ],
+    );
+    let (output, run) = cli.json(&["local", "run", "--cadence", CADENCE, "--until-idle"]);
+    assert_success(&output, "local run");
+    assert_eq!(
+        (
+            run["intake"]["recorded"].as_u64(),
+            run["intake"]["unregistered"].as_u64(),
+            run["intake"]["unrecognized"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{run}"
+    );
+    let noted = run["intake_notes"].to_string();
+    assert!(
+        noted.contains("dms/s/late/LOAD00000001.csv") && noted.contains("is not registered"),
+        "the run says which keys it did not route, and why: {noted}"
+    );
+
+    let (_, status) = cli.json(&["status"]);
+    assert_eq!(status["unrouted"]["unrecognized"], 1, "{status}");
+    assert_eq!(
+        status["unrouted"]["unregistered_tables"]["s.late"], 1,
+        "{status}"
+    );
+    assert_eq!(
+        cli.run(&["--local", "status", "--check"]).status.code(),
+        Some(1),
+        "objects in no backlog need an operator"
+    );
+    let (_, unregistered) = cli.json(&["files", "--status", "unregistered"]);
+    assert_eq!(unregistered[0]["table"], "s.late", "{unregistered}");
+    let (_, unrecognized) = cli.json(&["files", "--status", "unrecognized"]);
+    assert_eq!(
+        unrecognized[0]["key"], "dms/s/good/notes.json",
+        "{unrecognized}"
+    );
+
+    cli.register(&[
+        (spec(&cli.prefix, "good", "stop"), CADENCE, true),
+        (spec(&cli.prefix, "late", "stop"), CADENCE, true),
+    ])
+    .await;
+    let (output, retried) = cli.json(&["retry", "--table", "s/late"]);
+    assert_success(&output, "retry");
+    assert_eq!(retried[0]["action"], "reexamined", "{retried}");
+    let (output, run) = cli.json(&["local", "run", "--cadence", CADENCE, "--until-idle"]);
+    assert_success(&output, "local run");
+    assert_eq!(run["tables"]["s.late"]["inserted"], 1, "{run}");
+    let (_, unregistered) = cli.json(&["files", "--status", "unregistered"]);
+    assert_eq!(unregistered.as_array().map(Vec::len), Some(0));
 }
 
 #[tokio::test]

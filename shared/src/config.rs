@@ -99,6 +99,8 @@ pub struct FileManagerConfig {
     pub aws: AwsSettings,
     /// DynamoDB table of landed files.
     pub file_tracker_table: String,
+    /// DynamoDB table of table configurations (which tables are registered).
+    pub config_table: String,
     /// Which objects are DMS files and where their tables are.
     pub layout: StagingLayout,
     /// Parallel tracker writes per invocation.
@@ -123,6 +125,11 @@ impl FileManagerConfig {
             vars::FILE_TRACKER_TABLE,
             "the name of the DynamoDB file-tracker table",
         )?;
+        let config_table = required(
+            &lookup,
+            vars::CONFIG_TABLE,
+            "the name of the DynamoDB table of table configurations",
+        )?;
         let bucket = required(
             &lookup,
             vars::STAGING_BUCKET,
@@ -138,6 +145,7 @@ impl FileManagerConfig {
         Ok(Self {
             aws: aws_settings(&lookup),
             file_tracker_table,
+            config_table,
             layout,
             write_concurrency,
             log_level: log_level(&lookup)?,

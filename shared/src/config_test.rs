@@ -13,8 +13,9 @@ fn config(pairs: &[(&str, &str)]) -> Result<FileManagerConfig, ConfigError> {
     FileManagerConfig::from_lookup(|name| map.get(name).cloned())
 }
 
-const REQUIRED: [(&str, &str); 2] = [
+const REQUIRED: [(&str, &str); 3] = [
     (vars::FILE_TRACKER_TABLE, "tracker"),
+    (vars::CONFIG_TABLE, "config"),
     (vars::STAGING_BUCKET, "staging"),
 ];
 
@@ -32,8 +33,15 @@ fn defaults_apply_when_only_required_settings_are_given() {
 fn missing_required_settings_are_named() {
     let err = config(&[(vars::STAGING_BUCKET, "b")]).expect_err("missing table");
     assert!(err.to_string().contains(vars::FILE_TRACKER_TABLE), "{err}");
-    let err = config(&[(vars::FILE_TRACKER_TABLE, "t"), (vars::STAGING_BUCKET, " ")])
-        .expect_err("blank bucket");
+    let err = config(&[(vars::FILE_TRACKER_TABLE, "t"), (vars::STAGING_BUCKET, "b")])
+        .expect_err("missing config table");
+    assert!(err.to_string().contains(vars::CONFIG_TABLE), "{err}");
+    let err = config(&[
+        (vars::FILE_TRACKER_TABLE, "t"),
+        (vars::CONFIG_TABLE, "c"),
+        (vars::STAGING_BUCKET, " "),
+    ])
+    .expect_err("blank bucket");
     assert!(err.to_string().contains(vars::STAGING_BUCKET), "{err}");
 }
 

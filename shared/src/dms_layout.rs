@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use thiserror::Error;
 
 use crate::object_key::ObjectKey;
@@ -132,6 +132,21 @@ pub struct DatePartitioning {
 }
 
 impl DatePartitioning {
+    /// Every scheme DMS documents (sequence × delimiter).
+    pub fn all() -> Vec<DatePartitioning> {
+        DateSequence::ALL
+            .into_iter()
+            .flat_map(|sequence| {
+                DateDelimiter::ALL
+                    .into_iter()
+                    .map(move |delimiter| DatePartitioning {
+                        sequence,
+                        delimiter,
+                    })
+            })
+            .collect()
+    }
+
     /// Number of folders the scheme occupies.
     fn folder_count(self) -> usize {
         match self.delimiter {
@@ -158,8 +173,13 @@ impl DatePartitioning {
 
     /// Checks that `folders` spell a valid date in this scheme.
     fn matches(self, folders: &[&str]) -> bool {
+        self.period(folders).is_some()
+    }
+
+    /// The period `folders` spell in this scheme (a month, a day or an hour), if they do.
+    fn period(self, folders: &[&str]) -> Option<FolderPeriod> {
         if folders.len() != self.folder_count() {
-            return false;
+            return None;
         }
         let joined = folders.join("/");
         let separator = self.delimiter.separator();
@@ -167,30 +187,71 @@ impl DatePartitioning {
         let (mut year, mut month, mut day, mut hour) = (2000, 1, 1, 0);
         for (i, part) in self.sequence.parts().iter().enumerate() {
             if i > 0 {
-                match rest.strip_prefix(separator) {
-                    Some(r) => rest = r,
-                    None => return false,
-                }
+                rest = rest.strip_prefix(separator)?;
             }
             let width = part.width();
-            let Some(digits) = rest.get(..width) else {
-                return false;
-            };
+            let digits = rest.get(..width)?;
             if !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return false;
+                return None;
             }
-            let Ok(value) = digits.parse::<u32>() else {
-                return false;
-            };
+            let value = digits.parse::<u32>().ok()?;
             match part {
-                DatePart::Year => year = value as i32,
+                DatePart::Year => year = i32::try_from(value).ok()?,
                 DatePart::Month => month = value,
                 DatePart::Day => day = value,
                 DatePart::Hour => hour = value,
             }
-            rest = &rest[width..];
+            rest = rest.get(width..)?;
         }
-        rest.is_empty() && hour < 24 && NaiveDate::from_ymd_opt(year, month, day).is_some()
+        if !rest.is_empty() {
+            return None;
+        }
+        let start = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, 0, 0)?;
+        let end = match self.sequence {
+            DateSequence::YearMonth => {
+                let (y, m) = if month == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, month + 1)
+                };
+                NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?
+            }
+            DateSequence::YearMonthDayHour => start + TimeDelta::hours(1),
+            _ => start + TimeDelta::days(1),
+        };
+        Some(FolderPeriod { start, end })
+    }
+
+    /// Every scheme DMS documents whose folders spell a period within
+    /// [`DATE_FOLDER_TOLERANCE`] of `timestamp` (a CDC file's name).
+    fn schemes_agreeing_with(folders: &[&str], timestamp: NaiveDateTime) -> Vec<DatePartitioning> {
+        Self::all()
+            .into_iter()
+            .filter(|scheme| {
+                scheme
+                    .period(folders)
+                    .is_some_and(|period| period.near(timestamp))
+            })
+            .collect()
+    }
+}
+
+/// How far a date folder's period may lie from the timestamp in its CDC file's name: DMS may
+/// name folders in another time zone (`DatePartitionTimezone`, UTC−12 to UTC+14) than the file,
+/// and a file closed just after midnight may sit in the previous day's folder.
+pub const DATE_FOLDER_TOLERANCE: TimeDelta = TimeDelta::hours(26);
+
+/// The period a set of date folders names: `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FolderPeriod {
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+}
+
+impl FolderPeriod {
+    fn near(self, timestamp: NaiveDateTime) -> bool {
+        timestamp >= self.start - DATE_FOLDER_TOLERANCE
+            && timestamp < self.end + DATE_FOLDER_TOLERANCE
     }
 }
 
@@ -308,7 +369,7 @@ impl StagingLayout {
                 )
             }
             FileNameKind::Cdc { timestamp } => {
-                self.check_cdc_folders(inner)?;
+                self.check_cdc_folders(inner, timestamp)?;
                 (
                     FileKind::Cdc,
                     format!("1|{}|{relative_path}", timestamp.format("%Y%m%d-%H%M%S%3f")),
@@ -327,18 +388,21 @@ impl StagingLayout {
         self.bucket_folder.iter().map(|s| format!("{s}/")).collect()
     }
 
-    /// Full-load files may sit under date folders (when enabled) and/or one parallel-load
-    /// partition folder.
+    /// Full-load files may sit under date folders (of the configured scheme, or of any DMS
+    /// scheme when none is configured) and/or one parallel-load partition folder.
     fn check_load_folders(&self, inner: &[&str]) -> Result<(), NotDmsData> {
-        let after_dates = match self.date_partitioning {
-            Some(scheme)
-                if inner.len() >= scheme.folder_count()
-                    && scheme.matches(&inner[..scheme.folder_count()]) =>
-            {
-                &inner[scheme.folder_count()..]
-            }
-            _ => inner,
+        let schemes: Vec<DatePartitioning> = match self.date_partitioning {
+            Some(scheme) => vec![scheme],
+            None => DatePartitioning::all(),
         };
+        let after_dates = schemes
+            .into_iter()
+            .find_map(|scheme| {
+                let count = scheme.folder_count();
+                let dates = inner.get(..count)?;
+                scheme.matches(dates).then(|| inner.get(count..)).flatten()
+            })
+            .unwrap_or(inner);
         if after_dates.len() <= 1 {
             Ok(())
         } else {
@@ -352,26 +416,40 @@ impl StagingLayout {
     }
 
     /// CDC files sit directly in the table folder (also files written before date partitioning
-    /// was enabled), or under exactly the configured date folders.
-    fn check_cdc_folders(&self, inner: &[&str]) -> Result<(), NotDmsData> {
+    /// was enabled), or under date folders (`DatePartitionEnabled`). The folders are recognised
+    /// from the key itself: they must spell, in one of DMS's sequences and delimiters, the date
+    /// of the timestamp the file is named by. A configured scheme narrows that to its own.
+    fn check_cdc_folders(
+        &self,
+        inner: &[&str],
+        timestamp: NaiveDateTime,
+    ) -> Result<(), NotDmsData> {
         if inner.is_empty() {
             return Ok(());
         }
+        let folders = inner.join("/");
         match self.date_partitioning {
-            None => Err(NotDmsData::UnknownLayout {
-                detail: format!(
-                    "a CDC file under the folders `{}` but DMS date partitioning is not configured; if the DMS endpoint sets DatePartitionEnabled, configure its sequence and delimiter",
-                    inner.join("/")
-                ),
-            }),
             Some(scheme) if scheme.matches(inner) => Ok(()),
             Some(scheme) => Err(NotDmsData::UnknownLayout {
                 detail: format!(
-                    "a CDC file under `{}`, which is not a date folder of the configured scheme {scheme}",
-                    inner.join("/")
+                    "a CDC file under `{folders}`, which is not a date folder of the configured scheme {scheme}; fix: correct TRIBUTARY_DMS_DATE_PARTITION_SEQUENCE/DELIMITER or unset them to recognise any DMS scheme"
+                ),
+            }),
+            None if !DatePartitioning::schemes_agreeing_with(inner, timestamp).is_empty() => Ok(()),
+            None => Err(NotDmsData::UnknownLayout {
+                detail: format!(
+                    "a CDC file named {} under `{folders}`: those folders are not a DMS date partition (DatePartitionSequence/DatePartitionDelimiter) of that day",
+                    timestamp.format("%Y-%m-%d %H:%M:%S%.3f")
                 ),
             }),
         }
+    }
+
+    /// Whether `key` (decoded) lies under the DMS bucket folder: objects there are recorded even
+    /// when they are not DMS data files.
+    pub fn is_under_folder(&self, key: &str) -> bool {
+        let segments: Vec<&str> = key.split('/').collect();
+        strip_folder(&segments, &self.bucket_folder).is_some_and(|rest| !rest.is_empty())
     }
 }
 
@@ -397,10 +475,75 @@ pub struct SourceTable {
 }
 
 impl SourceTable {
-    /// The table id used across Tributary: `schema.table`.
+    /// The table id used across Tributary (tracker keys, registry items, leases, snapshots, the
+    /// CLI): `schema.table` with every `%` and `.` inside a part written as `%25` and `%2E`, so
+    /// the id names exactly one (schema, table) pair — `t.x`/`y` is `t%2Ex.y`, `t`/`x.y` is
+    /// `t.x%2Ey` — and ordinary names keep their familiar form (`sales.orders`).
     pub fn id(&self) -> String {
-        format!("{}.{}", self.schema, self.table)
+        format!(
+            "{}.{}",
+            escape_id_part(&self.schema),
+            escape_id_part(&self.table)
+        )
     }
+
+    /// The table an id names, or why the text is not an id: it must hold exactly one unescaped
+    /// `.`, and `%` only in the escapes `%25` and `%2E`.
+    pub fn from_id(id: &str) -> Result<SourceTable, TableIdError> {
+        let malformed = |reason: &'static str| TableIdError {
+            id: id.to_owned(),
+            reason,
+        };
+        let (schema, table) = id
+            .split_once('.')
+            .ok_or_else(|| malformed("there is no `.` between schema and table"))?;
+        if table.contains('.') {
+            return Err(malformed(
+                "it has more than one `.`; a `.` inside a name is written `%2E`",
+            ));
+        }
+        let part = |text: &str| {
+            unescape_id_part(text)
+                .ok_or_else(|| malformed("a `%` is not part of `%25` or `%2E`, or a name is empty"))
+        };
+        Ok(SourceTable {
+            schema: part(schema)?,
+            table: part(table)?,
+        })
+    }
+}
+
+/// Text that is not a table id (see [`SourceTable::id`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "`{id}` is not a table id: {reason}; write `schema.table` with `.` and `%` inside a name as `%2E` and `%25` (e.g. `t%2Ex.y` for schema `t.x`, table `y`)"
+)]
+pub struct TableIdError {
+    /// The text.
+    pub id: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+fn escape_id_part(part: &str) -> String {
+    part.replace('%', "%25").replace('.', "%2E")
+}
+
+fn unescape_id_part(part: &str) -> Option<String> {
+    let mut out = String::with_capacity(part.len());
+    let mut rest = part;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let escape = rest.get(at..at + 3)?;
+        out.push(match escape {
+            "%25" => '%',
+            "%2E" => '.',
+            _ => return None,
+        });
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    (!out.is_empty()).then_some(out)
 }
 
 /// Whether a file is part of the initial full load or a change-data-capture file.
@@ -490,7 +633,21 @@ pub struct DmsFile {
     pub order_key: OrderKey,
 }
 
-/// Why an object is not a DMS data file Tributary records. None of these is retryable.
+impl NotDmsData {
+    /// Whether the object lies under the staging prefix, so it is recorded (`unrecognized`, with
+    /// this reason) rather than ignored: everything but other buckets, keys outside the DMS
+    /// bucket folder and folder markers.
+    pub fn is_staging_object(&self) -> bool {
+        !matches!(
+            self,
+            NotDmsData::OtherBucket { .. }
+                | NotDmsData::OutsideBucketFolder { .. }
+                | NotDmsData::FolderMarker
+        )
+    }
+}
+
+/// Why an object is not a DMS data file Tributary can apply. None of these is retryable.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NotDmsData {
     /// The object is in a bucket other than the configured staging bucket.

@@ -147,16 +147,60 @@ fn layout_with(sequence: DateSequence, delimiter: DateDelimiter) -> StagingLayou
 }
 
 #[test]
-fn cdc_in_folders_without_date_partitioning_configured_explains_the_fix() {
-    let err = classify(
-        &layout("", None),
-        "hr/people/2023/08/18/20230818-023428241.csv",
-    )
-    .expect_err("unknown layout");
-    assert!(
-        err.to_string().contains("DatePartitionEnabled"),
-        "message should name the DMS setting: {err}"
+fn cdc_date_folders_are_recognised_from_the_key_without_a_setting() {
+    let unconfigured = layout("dms", None);
+    let timestamp = "20230818-023428241";
+    for scheme in DatePartitioning::all() {
+        let key = format!("dms/hr/people/{}/{timestamp}.csv", scheme.example());
+        let file = expect_file(&unconfigured, &key);
+        assert_eq!(
+            (file.kind, file.table.id()),
+            (FileKind::Cdc, "hr.people".to_owned()),
+            "{key}"
+        );
+    }
+    // A file closed just after midnight in the previous day's folder, or a folder named in a
+    // time zone ahead of UTC, is still that file's date.
+    expect_file(
+        &unconfigured,
+        "dms/hr/people/2023/08/17/20230818-000001000.csv",
     );
+    expect_file(
+        &unconfigured,
+        "dms/hr/people/2023/08/19/20230818-230000000.csv",
+    );
+}
+
+#[test]
+fn folders_that_do_not_spell_the_files_date_are_an_unknown_layout_that_says_so() {
+    let unconfigured = layout("", None);
+    for key in [
+        "hr/people/2023/07/18/20230818-023428241.csv",
+        "hr/people/2023/08/25/20230818-023428241.csv",
+        "hr/people/archive/20230818-023428241.csv",
+        "hr/people/2023/08/18/extra/20230818-023428241.csv",
+        "hr/people/2023/02/30/20230818-023428241.csv",
+    ] {
+        match classify(&unconfigured, key) {
+            Err(NotDmsData::UnknownLayout { detail }) => assert!(
+                detail.contains("not a DMS date partition") && detail.contains("2023-08-18"),
+                "{key}: {detail}"
+            ),
+            other => panic!("{key}: expected an unknown layout, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_configured_scheme_is_an_optional_check_that_narrows_recognition() {
+    let monthly = layout_with(DateSequence::YearMonth, DateDelimiter::Slash);
+    expect_file(&monthly, "hr/people/2023/08/20230818-023428241.csv");
+    match classify(&monthly, "hr/people/2023/08/18/20230818-023428241.csv") {
+        Err(NotDmsData::UnknownLayout { detail }) => {
+            assert!(detail.contains("configured scheme"), "{detail}")
+        }
+        other => panic!("expected an unknown layout, got {other:?}"),
+    }
 }
 
 #[test]
@@ -284,4 +328,43 @@ fn invalid_bucket_folder_settings_are_refused() {
         StagingLayout::new("b", "/dms/prod/", None).map(|l| l.bucket_folder),
         Ok(vec!["dms".to_owned(), "prod".to_owned()])
     );
+}
+
+#[test]
+fn table_ids_name_exactly_one_schema_and_table() {
+    let source = |schema: &str, table: &str| SourceTable {
+        schema: schema.to_owned(),
+        table: table.to_owned(),
+    };
+    // The dotted names that used to collide get distinct ids.
+    assert_eq!(source("t.x", "y").id(), "t%2Ex.y");
+    assert_eq!(source("t", "x.y").id(), "t.x%2Ey");
+    assert_ne!(source("a.b", "c").id(), source("a", "b.c").id());
+    assert_eq!(source("sales", "orders").id(), "sales.orders");
+    assert_eq!(source("50%", "off").id(), "50%25.off");
+    for pair in [("t.x", "y"), ("t", "x.y"), ("50%", "o.f%2E"), ("é", "ü")] {
+        let table = source(pair.0, pair.1);
+        assert_eq!(SourceTable::from_id(&table.id()), Ok(table.clone()));
+    }
+}
+
+#[test]
+fn text_that_could_name_two_tables_is_not_a_table_id() {
+    for bad in [
+        "t.x.y", "orders", ".orders", "sales.", "a%2e.b", "a%2F.b", "a%.b",
+    ] {
+        assert!(SourceTable::from_id(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn keys_of_dotted_folders_classify_into_distinct_tables() {
+    let layout = layout("dms", None);
+    let dotted_schema = expect_file(&layout, "dms/t.x/y/LOAD00000001.csv");
+    let dotted_table = expect_file(&layout, "dms/t/x.y/LOAD00000001.csv");
+    assert_eq!(
+        dotted_schema.table,
+        SourceTable::from_id("t%2Ex.y").expect("id")
+    );
+    assert_ne!(dotted_schema.table.id(), dotted_table.table.id());
 }

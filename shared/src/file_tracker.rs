@@ -17,10 +17,19 @@ use crate::processing_tracker::Lease;
 use crate::s3_events::ObjectCreated;
 use crate::state_store::StoreError;
 
-/// Lifecycle of a tracked file: `landed` → `processed`, or `landed` → `quarantined` after the
-/// same failure [`crate::processor::ProcessorSettings::quarantine_after`] times.
+/// Lifecycle of a tracked object: `landed` → `processed`, or `landed` → `quarantined` after the
+/// same failure [`crate::processor::ProcessorSettings::quarantine_after`] times. Objects of the
+/// staging prefix that are not (yet) a table's DMS files are recorded too, as `unregistered` or
+/// `unrecognized`, so nothing that lands is dropped without a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {
+    /// A DMS data file of a table no configuration names yet; it waits outside every backlog
+    /// until the table is registered and `tributary retry` re-examines it.
+    Unregistered,
+    /// Not a DMS data file Tributary can apply (unknown layout, a `PreserveTransactions` file,
+    /// a key with path tricks, too long to track, …); recorded with the reason, and re-examined
+    /// by `tributary retry` after a configuration change.
+    Unrecognized,
     /// Recorded by the file-manager, waiting to be applied.
     Landed,
     /// Applied to the lake and published; kept as history until its TTL.
@@ -37,6 +46,8 @@ impl FileStatus {
             FileStatus::Landed => "landed",
             FileStatus::Processed => "processed",
             FileStatus::Quarantined => "quarantined",
+            FileStatus::Unregistered => "unregistered",
+            FileStatus::Unrecognized => "unrecognized",
         }
     }
 
@@ -46,6 +57,8 @@ impl FileStatus {
             FileStatus::Landed,
             FileStatus::Processed,
             FileStatus::Quarantined,
+            FileStatus::Unregistered,
+            FileStatus::Unrecognized,
         ]
         .into_iter()
         .find(|status| status.as_str() == name)
@@ -79,14 +92,25 @@ pub struct LandedFile {
     pub landed_at: DateTime<Utc>,
 }
 
-/// An object-created notice that cannot be tracked because nothing tells its versions apart.
+/// The longest tracker id (`<order key>#<object version>`, the DynamoDB sort key) in bytes.
+pub const MAX_FILE_ID_BYTES: usize = 1024;
+
+/// Why a DMS data file's notice cannot become a tracked file of its table.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "the event for `{key}` has neither a version id nor an ETag, so a duplicate delivery could not be told from a new version"
-)]
-pub struct UnidentifiableObject {
-    /// The decoded key.
-    pub key: String,
+pub enum UntrackableFile {
+    /// Nothing tells the object's versions apart.
+    #[error(
+        "the event has neither a version id nor an ETag, so a duplicate delivery could not be told from a new version"
+    )]
+    NoVersion,
+    /// The tracker id would exceed [`MAX_FILE_ID_BYTES`].
+    #[error(
+        "its path under the table folder is too long to track ({bytes} bytes with the object version; at most {MAX_FILE_ID_BYTES}); fix: shorten the DMS bucket folder or partition folder names"
+    )]
+    TooLong {
+        /// Bytes the tracker id would take.
+        bytes: usize,
+    },
 }
 
 impl LandedFile {
@@ -96,11 +120,14 @@ impl LandedFile {
         key: ObjectKey,
         file: DmsFile,
         first_seen: DateTime<Utc>,
-    ) -> Result<Self, UnidentifiableObject> {
+    ) -> Result<Self, UntrackableFile> {
         if object.version_id.is_none() && object.etag.is_none() {
-            return Err(UnidentifiableObject {
-                key: key.as_str().to_owned(),
-            });
+            return Err(UntrackableFile::NoVersion);
+        }
+        let version = object.version_id.as_ref().or(object.etag.as_ref());
+        let bytes = file.order_key.as_str().len() + 1 + version.map_or(0, String::len);
+        if bytes > MAX_FILE_ID_BYTES {
+            return Err(UntrackableFile::TooLong { bytes });
         }
         Ok(Self {
             table: file.table,
@@ -127,10 +154,66 @@ impl LandedFile {
     }
 }
 
-/// Result of recording a landed file.
+/// An object of the staging prefix that is not a DMS data file Tributary can apply, recorded
+/// with the reason so it is never dropped without a trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnrecognizedObject {
+    /// Staging bucket.
+    pub bucket: String,
+    /// The decoded key (as received when it cannot be decoded).
+    pub key: String,
+    /// Size in bytes, when the event carried it.
+    pub size: Option<u64>,
+    /// ETag without quotes.
+    pub etag: Option<String>,
+    /// S3 version id (versioned buckets).
+    pub version_id: Option<String>,
+    /// S3 event sequencer.
+    pub sequencer: Option<String>,
+    /// When the object was created in S3 (event time), else when it was first seen.
+    pub landed_at: DateTime<Utc>,
+    /// Why it is not applied, and what to do about it.
+    pub reason: String,
+}
+
+impl UnrecognizedObject {
+    /// The object version as recorded: the version id, else the ETag, else `unidentified` (one
+    /// record then stands for every version of the key).
+    pub fn object_version(&self) -> &str {
+        self.version_id
+            .as_deref()
+            .or(self.etag.as_deref())
+            .unwrap_or("unidentified")
+    }
+}
+
+/// What the file-manager records for one announced object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// A DMS data file of a registered table: `landed`, in its table's backlog.
+    Landed(LandedFile),
+    /// A DMS data file of a table that is not registered: `unregistered`, in no backlog.
+    Unregistered(LandedFile),
+    /// Anything else under the staging prefix: `unrecognized`, with the reason.
+    Unrecognized(UnrecognizedObject),
+}
+
+impl Arrival {
+    /// The status the record gets.
+    pub fn status(&self) -> FileStatus {
+        match self {
+            Arrival::Landed(_) => FileStatus::Landed,
+            Arrival::Unregistered(_) => FileStatus::Unregistered,
+            Arrival::Unrecognized(_) => FileStatus::Unrecognized,
+        }
+    }
+}
+
+/// Result of recording an arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordOutcome {
-    /// A new item was written.
+    /// A new record was written (or an `unregistered` one became `landed`, or an
+    /// `unrecognized` one got its reason renewed by a re-examination).
     Recorded,
     /// The same object version was already recorded (a duplicate delivery); nothing changed.
     AlreadyRecorded,
@@ -138,11 +221,22 @@ pub enum RecordOutcome {
 
 /// The port the file-manager writes through.
 pub trait FileTracker: Send + Sync {
-    /// Records `file` with status `landed` unless this object version is already recorded.
-    fn record_landed(
+    /// Records an arrival once per object version:
+    /// - `Landed` creates the file, or turns its `unregistered` record into a `landed` one (the
+    ///   table was registered since); any other existing record is a duplicate;
+    /// - `Unregistered` creates the record unless the file is already recorded;
+    /// - `Unrecognized` creates the record, or renews the reason of an `unrecognized` one.
+    fn record(
         &self,
-        file: &LandedFile,
+        arrival: &Arrival,
     ) -> impl Future<Output = Result<RecordOutcome, StoreError>> + Send;
+
+    /// Removes the `unrecognized` record of `object` (bucket, key, version): a re-examination
+    /// has recorded it as a DMS data file. Removing a missing record is not an error.
+    fn forget_unrecognized(
+        &self,
+        object: &UnrecognizedObject,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// A file of a table's backlog, as the processor reads it from the tracker.
@@ -249,6 +343,32 @@ pub struct TrackedFile {
     pub refresh_id: Option<String>,
     /// When it was applied.
     pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// An `unregistered` or `unrecognized` record, as listings show it and `tributary retry` sends
+/// it back for re-examination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnroutedRecord {
+    /// `unregistered` or `unrecognized`.
+    pub status: FileStatus,
+    /// The table id of an unregistered DMS file (none for unrecognized objects).
+    pub table_id: Option<String>,
+    /// Staging bucket.
+    pub bucket: String,
+    /// The decoded key (as received when it could not be decoded).
+    pub key: String,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+    /// ETag without quotes.
+    pub etag: Option<String>,
+    /// S3 version id.
+    pub version_id: Option<String>,
+    /// S3 event sequencer.
+    pub sequencer: Option<String>,
+    /// When the object landed.
+    pub landed_at: DateTime<Utc>,
+    /// Why it is not applied.
+    pub reason: String,
 }
 
 /// What a table's backlog amounts to (the batch-manager balances batches by it; `tributary

@@ -6,7 +6,7 @@ use crate::dms_layout::StagingLayout;
 fn object(etag: Option<&str>, version: Option<&str>) -> ObjectCreated {
     ObjectCreated {
         bucket: "staging".into(),
-        encoded_key: "s/t/LOAD00000001.csv".into(),
+        key: crate::s3_events::EventKey::FormEncoded("s/t/LOAD00000001.csv".into()),
         size: Some(10),
         etag: etag.map(str::to_owned),
         version_id: version.map(str::to_owned),
@@ -15,8 +15,8 @@ fn object(etag: Option<&str>, version: Option<&str>) -> ObjectCreated {
     }
 }
 
-fn landed(object: &ObjectCreated) -> Result<LandedFile, UnidentifiableObject> {
-    let key = ObjectKey::from_event_encoding(&object.encoded_key).expect("valid key");
+fn landed(object: &ObjectCreated) -> Result<LandedFile, UntrackableFile> {
+    let key = ObjectKey::from_event(&object.key).expect("valid key");
     let file = StagingLayout::new("staging", "", None)
         .expect("valid layout")
         .classify("staging", &key)

@@ -516,7 +516,7 @@ impl Checker {
         let mut locations: Vec<(Vec<&str>, usize, &str)> = Vec::new();
         for table in tables {
             if let Some(source) = &table.source {
-                let id = format!("{}.{}", source.schema, source.table);
+                let id = source.table_id();
                 let here = table.path.key("source");
                 if let Some(first) = ids.get(&id) {
                     let problem = format!("table `{id}` is already defined on line {first}");

@@ -1,14 +1,17 @@
 //! S3 object keys as they arrive in event notifications: URL-decoded and checked for path tricks.
 //!
-//! S3 event notifications (and EventBridge events) carry keys form-encoded: a space is `+` and other
-//! special characters are `%XX`. Moto's S3→SQS notifications additionally encode `/` as `%2F`.
-//! Decoding is therefore always applied, and is strict: a `%` that does not start a valid escape, or
-//! bytes that are not UTF-8 once decoded, reject the key instead of guessing.
+//! S3 event notifications carry keys form-encoded: a space is `+` and other special characters are
+//! `%XX` (moto's S3→SQS notifications also encode `/` as `%2F`). EventBridge events carry the key
+//! as it is. So a key is decoded by the rule of its envelope ([`EventKey`]), and decoding is
+//! strict: a `%` that does not start a valid escape, or bytes that are not UTF-8 once decoded,
+//! reject the key instead of guessing.
 
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
 use thiserror::Error;
+
+use crate::s3_events::EventKey;
 
 /// The longest key S3 accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -75,6 +78,14 @@ impl ObjectKey {
             .decode_utf8()
             .map_err(|_| KeyRejection::NotUtf8)?;
         Self::new(decoded.into_owned())
+    }
+
+    /// Decodes a key as its event carried it ([`EventKey`]) and validates it.
+    pub fn from_event(key: &EventKey) -> Result<Self, KeyRejection> {
+        match key {
+            EventKey::FormEncoded(text) => Self::from_event_encoding(text),
+            EventKey::Verbatim(text) => Self::new(text.clone()),
+        }
     }
 
     /// Validates a key that is already decoded (for example one listed through the S3 API).

@@ -14,17 +14,38 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-/// One announced object, exactly as the event described it (the key is still URL-encoded).
+/// An object key exactly as an event carried it. How it is written depends on the envelope: S3
+/// event notifications form-encode keys (`+` for a space, `%XX` escapes; moto also escapes `/`),
+/// EventBridge events carry the key as it is. Decoding therefore follows the envelope, never
+/// the text: `x+y` is `x y` in a notification and `x+y` in an EventBridge event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKey {
+    /// From an S3 event notification (direct, in SQS or in SNS): form-encoded.
+    FormEncoded(String),
+    /// From an EventBridge event: the key itself.
+    Verbatim(String),
+}
+
+impl EventKey {
+    /// The text as the event carried it (for logs and for what cannot be decoded).
+    pub fn as_received(&self) -> &str {
+        match self {
+            EventKey::FormEncoded(text) | EventKey::Verbatim(text) => text,
+        }
+    }
+}
+
+/// One announced object, exactly as the event described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectCreated {
     /// Bucket name.
     pub bucket: String,
-    /// Object key in event encoding (`+` for spaces, `%XX` escapes).
-    pub encoded_key: String,
+    /// Object key, in the encoding of the event it came in.
+    pub key: EventKey,
     /// Size in bytes, when the event carried it.
     pub size: Option<u64>,
     /// ETag without quotes, when present.
@@ -42,6 +63,12 @@ pub struct ObjectCreated {
 pub enum Notice {
     /// A new object (or a new version of one).
     ObjectCreated(ObjectCreated),
+    /// `tributary retry` asks for an object recorded `unregistered` or `unrecognized` to be
+    /// examined again, under the file-manager's current configuration.
+    Reexamine(ObjectCreated),
+    /// One record of a notification could not be read (the others of it still count); the
+    /// message is kept for redelivery and, in the end, the dead-letter queue.
+    Unreadable(EventError),
     /// The `s3:TestEvent` sent when a notification configuration is saved; nothing to do.
     TestEvent,
     /// Another event type (e.g. `ObjectRemoved:Delete`), which the file-manager does not act on.
@@ -95,10 +122,16 @@ pub enum EventError {
     /// An SNS envelope inside an SNS envelope.
     #[error("an SNS envelope nested inside another SNS envelope")]
     NestedEnvelope,
+    /// A re-examination request without the fields it needs.
+    #[error("malformed re-examination request: {0}")]
+    MalformedReexamination(String),
 }
 
 /// Reads a Lambda invocation payload.
 pub fn parse_invocation(payload: &Value) -> Result<Invocation, EventError> {
+    if first_record_source(payload) == Some("aws:sns") {
+        return parse_sns_invocation(payload).map(Invocation::Direct);
+    }
     if first_record_source(payload) == Some("aws:sqs") {
         let batch =
             SqsEvent::deserialize(payload).map_err(|e| EventError::MalformedSqs(e.to_string()))?;
@@ -133,9 +166,42 @@ fn first_record_source(payload: &Value) -> Option<&str> {
         .as_str()
 }
 
+/// SNS invoking the function directly: each record's message is a document of its own.
+fn parse_sns_invocation(payload: &Value) -> Result<Vec<Notice>, EventError> {
+    let records = payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .ok_or_else(|| EventError::UnknownShape {
+            fields: "an SNS invocation without Records".into(),
+        })?;
+    Ok(records
+        .iter()
+        .flat_map(|record| {
+            let message = record
+                .get("Sns")
+                .and_then(|sns| sns.get("Message"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| EventError::UnknownShape {
+                    fields: "an SNS record without Sns.Message".into(),
+                });
+            let notices = message.and_then(|text| {
+                let inner: Value =
+                    serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
+                parse_document(&inner, true)
+            });
+            notices.unwrap_or_else(|e| vec![Notice::Unreadable(e)])
+        })
+        .collect())
+}
+
 fn parse_document(document: &Value, inside_sns: bool) -> Result<Vec<Notice>, EventError> {
     if document.get("Records").is_some() {
         return parse_s3_notification(document);
+    }
+    if let Some(request) = document.get(REEXAMINE_FIELD) {
+        let request = Reexamination::deserialize(request)
+            .map_err(|e| EventError::MalformedReexamination(e.to_string()))?;
+        return Ok(vec![Notice::Reexamine(request.into_object())]);
     }
     if document.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Ok(vec![Notice::TestEvent]);
@@ -168,7 +234,7 @@ fn parse_document(document: &Value, inside_sns: bool) -> Result<Vec<Notice>, Eve
 #[derive(Deserialize)]
 struct S3Notification {
     #[serde(rename = "Records")]
-    records: Vec<S3Record>,
+    records: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -207,10 +273,15 @@ struct ObjectRef {
 }
 
 impl ObjectRef {
-    fn into_notice(self, bucket: String, event_time: Option<DateTime<Utc>>) -> Notice {
+    fn into_notice(
+        self,
+        bucket: String,
+        key: fn(String) -> EventKey,
+        event_time: Option<DateTime<Utc>>,
+    ) -> Notice {
         Notice::ObjectCreated(ObjectCreated {
             bucket,
-            encoded_key: self.key,
+            key: key(self.key),
             size: self.size,
             etag: clean(self.etag),
             version_id: clean(self.version_id),
@@ -220,25 +291,83 @@ impl ObjectRef {
     }
 }
 
+/// Every record of a notification; a record that cannot be read is [`Notice::Unreadable`]
+/// and does not cost the others.
 fn parse_s3_notification(document: &Value) -> Result<Vec<Notice>, EventError> {
     let notification = S3Notification::deserialize(document)
         .map_err(|e| EventError::MalformedS3Notification(e.to_string()))?;
     Ok(notification
         .records
-        .into_iter()
-        .map(|record| {
-            if !record.event_name.starts_with("ObjectCreated:") {
-                return Notice::OtherEvent {
-                    name: record.event_name,
-                };
-            }
-            let event_time = record.event_time.as_deref().and_then(parse_time_text);
-            record
-                .s3
-                .object
-                .into_notice(record.s3.bucket.name, event_time)
+        .iter()
+        .enumerate()
+        .map(|(index, record)| match S3Record::deserialize(record) {
+            Ok(record) => record.into_notice(),
+            Err(e) => Notice::Unreadable(EventError::MalformedS3Notification(format!(
+                "record {}: {e}",
+                index + 1
+            ))),
         })
         .collect())
+}
+
+impl S3Record {
+    fn into_notice(self) -> Notice {
+        if !self.event_name.starts_with("ObjectCreated:") {
+            return Notice::OtherEvent {
+                name: self.event_name,
+            };
+        }
+        let event_time = self.event_time.as_deref().and_then(parse_time_text);
+        self.s3
+            .object
+            .into_notice(self.s3.bucket.name, EventKey::FormEncoded, event_time)
+    }
+}
+
+/// The field of a re-examination request (`{"tributary_reexamine": {…}}`), the message
+/// `tributary retry` sends to the file-events queue.
+pub const REEXAMINE_FIELD: &str = "tributary_reexamine";
+
+/// An object to examine again: what its record holds. The key is the decoded key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reexamination {
+    /// Bucket name.
+    pub bucket: String,
+    /// The decoded key.
+    pub key: String,
+    /// Size in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// ETag, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Version id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// S3 event sequencer, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
+    /// When the object landed.
+    pub landed_at: DateTime<Utc>,
+}
+
+impl Reexamination {
+    /// The message body that asks the file-manager to examine this object again.
+    pub fn message_body(&self) -> String {
+        serde_json::json!({ REEXAMINE_FIELD: self }).to_string()
+    }
+
+    fn into_object(self) -> ObjectCreated {
+        ObjectCreated {
+            bucket: self.bucket,
+            key: EventKey::Verbatim(self.key),
+            size: self.size,
+            etag: self.etag,
+            version_id: self.version_id,
+            sequencer: self.sequencer,
+            event_time: Some(self.landed_at),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -288,7 +417,7 @@ fn parse_eventbridge(document: &Value) -> Result<Notice, EventError> {
     Ok(event
         .detail
         .object
-        .into_notice(event.detail.bucket.name, event_time))
+        .into_notice(event.detail.bucket.name, EventKey::Verbatim, event_time))
 }
 
 /// Drops quotes around ETags and treats empty or `"null"` values as absent.

@@ -62,7 +62,10 @@ fn direct_s3_notification_yields_every_record() {
     assert_eq!(notices.len(), 2);
     let first = created(&notices[0]);
     assert_eq!(first.bucket, "acme-dms-staging");
-    assert_eq!(first.encoded_key, "dms/sales/orders/LOAD00000001.csv");
+    assert_eq!(
+        first.key,
+        EventKey::FormEncoded("dms/sales/orders/LOAD00000001.csv".into())
+    );
     assert_eq!(first.size, Some(5_242_880));
     assert_eq!(
         first.etag.as_deref(),
@@ -75,8 +78,8 @@ fn direct_s3_notification_yields_every_record() {
     );
     let second = created(&notices[1]);
     assert_eq!(
-        second.encoded_key,
-        "dms/sales/order+lines/20240301-101530123.csv.gz"
+        second.key,
+        EventKey::FormEncoded("dms/sales/order+lines/20240301-101530123.csv.gz".into())
     );
     assert_eq!(
         second.version_id.as_deref(),
@@ -93,8 +96,8 @@ fn sqs_wrapped_s3_notification_keeps_the_message_id() {
     );
     let notices = single_queued_notices("sqs-s3-notification");
     assert_eq!(
-        created(&notices[0]).encoded_key,
-        "dms/sales/orders/20240301-101530123.parquet"
+        created(&notices[0]).key,
+        EventKey::FormEncoded("dms/sales/orders/20240301-101530123.parquet".into())
     );
 }
 
@@ -110,8 +113,8 @@ fn s3_test_event_is_a_no_op_notice() {
 fn sns_envelope_is_unwrapped() {
     let notices = single_queued_notices("sqs-sns-s3-notification");
     assert_eq!(
-        created(&notices[0]).encoded_key,
-        "dms/hr/people/2024/03/01/20240301-101530123.csv"
+        created(&notices[0]).key,
+        EventKey::FormEncoded("dms/hr/people/2024/03/01/20240301-101530123.csv".into())
     );
 }
 
@@ -120,8 +123,8 @@ fn eventbridge_event_through_sqs_and_direct() {
     let via_queue = single_queued_notices("sqs-eventbridge-object-created");
     let object = created(&via_queue[0]);
     assert_eq!(
-        object.encoded_key,
-        "dms/sales/customers/20240301-101530123.parquet"
+        object.key,
+        EventKey::Verbatim("dms/sales/customers/20240301-101530123.parquet".into())
     );
     assert_eq!(
         object.etag.as_deref(),
@@ -134,8 +137,8 @@ fn eventbridge_event_through_sqs_and_direct() {
     let notices = direct("eventbridge-object-created");
     let object = created(&notices[0]);
     assert_eq!(
-        object.encoded_key,
-        "dms/sales/customers/LOAD00000002.parquet"
+        object.key,
+        EventKey::Verbatim("dms/sales/customers/LOAD00000002.parquet".into())
     );
     assert_eq!(object.size, Some(1_048_576));
     assert_eq!(
@@ -149,8 +152,8 @@ fn moto_quirks_are_tolerated() {
     let notices = single_queued_notices("sqs-moto-s3-notification");
     let object = created(&notices[0]);
     assert_eq!(
-        object.encoded_key,
-        "dms%2Fsales%2Forder+lines%2FLOAD00000001.csv"
+        object.key,
+        EventKey::FormEncoded("dms%2Fsales%2Forder+lines%2FLOAD00000001.csv".into())
     );
     assert_eq!(object.sequencer, None);
     let notices = direct("eventbridge-moto-object-created");
@@ -206,7 +209,11 @@ fn etags_lose_their_quotes() {
 #[test]
 fn unreadable_payloads_say_what_is_wrong() {
     assert!(matches!(
-        parse_message_body(r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#),
+        parse_message_body(r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#).as_deref(),
+        Ok([Notice::Unreadable(EventError::MalformedS3Notification(_))])
+    ));
+    assert!(matches!(
+        parse_message_body(r#"{"Records":"none"}"#),
         Err(EventError::MalformedS3Notification(_))
     ));
     assert!(matches!(

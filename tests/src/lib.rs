@@ -99,6 +99,19 @@ impl LocalAws {
         name
     }
 
+    /// A fresh configuration table with `table_ids` registered (active, cadence `10min`).
+    pub async fn new_registry(&self, table_ids: &[&str]) -> DynamoDbTableRegistry {
+        let name = unique_name("config");
+        DynamoDbTableRegistry::create_table(&self.dynamodb(), &name)
+            .await
+            .expect("create the config table");
+        let registry = DynamoDbTableRegistry::new(self.dynamodb(), &name);
+        for table_id in table_ids {
+            register_table(&registry, table_id, "10min", true).await;
+        }
+        registry
+    }
+
     /// Every item of a tracker table (a Scan: fine for a test's small table).
     pub async fn tracker_items(&self, table: &str) -> Vec<Item> {
         self.dynamodb()

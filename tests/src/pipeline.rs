@@ -19,7 +19,7 @@ use tributary_shared::adapters::s3_object_store::s3_object_store;
 use tributary_shared::aws::{self, AwsProcessor};
 use tributary_shared::catalog::{Catalog, CatalogPartition, TableDefinition};
 use tributary_shared::config::{ProcessorConfig, vars};
-use tributary_shared::dms_layout::StagingLayout;
+use tributary_shared::dms_layout::{SourceTable, StagingLayout};
 use tributary_shared::file_manager::FileManager;
 use tributary_shared::file_tracker::FileBacklog;
 use tributary_shared::lake::engine::LakeStores;
@@ -68,7 +68,7 @@ pub struct Pipeline {
     pub database: String,
     /// The clock every processor of this pipeline uses.
     pub clock: Arc<TestClock>,
-    file_manager: FileManager<DynamoDbFileTracker>,
+    file_manager: FileManager<DynamoDbFileTracker, DynamoDbTableRegistry>,
     invocations: Mutex<u32>,
 }
 
@@ -103,7 +103,7 @@ impl Pipeline {
         let mut env: HashMap<String, String> = HashMap::from([
             (vars::FILE_TRACKER_TABLE.into(), tracker.clone()),
             (vars::PROCESSING_TABLE.into(), processing),
-            (vars::CONFIG_TABLE.into(), registry),
+            (vars::CONFIG_TABLE.into(), registry.clone()),
             (vars::STAGING_BUCKET.into(), staging.clone()),
             (vars::LAKE_BUCKET.into(), lake),
         ]);
@@ -113,7 +113,12 @@ impl Pipeline {
         let config =
             ProcessorConfig::from_lookup(|name| env.get(name).cloned()).expect("valid config");
         let layout = StagingLayout::new(staging, DMS_FOLDER, None).expect("valid layout");
-        let file_manager = FileManager::new(layout, DynamoDbFileTracker::new(dynamodb, tracker), 8);
+        let file_manager = FileManager::new(
+            layout,
+            DynamoDbFileTracker::new(dynamodb.clone(), tracker),
+            DynamoDbTableRegistry::new(dynamodb, registry),
+            8,
+        );
         Pipeline {
             aws,
             config,
@@ -129,11 +134,17 @@ impl Pipeline {
     pub async fn register(&self, spec: &serde_json::Value, active: bool) {
         let mut spec = spec.clone();
         spec["target"]["database"] = serde_json::Value::String(self.database.clone());
-        let table_id = format!(
-            "{}.{}",
-            spec["source"]["schema"].as_str().unwrap_or_default(),
-            spec["source"]["table"].as_str().unwrap_or_default()
-        );
+        let table_id = SourceTable {
+            schema: spec["source"]["schema"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            table: spec["source"]["table"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+        .id();
         self.registry()
             .put_table(&RegisteredTable {
                 table_id,

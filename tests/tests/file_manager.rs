@@ -7,8 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::{StreamExt, stream};
 use serde_json::Value;
 use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, attr};
-use tributary_shared::dms_layout::{DateDelimiter, DatePartitioning, DateSequence, StagingLayout};
-use tributary_shared::file_manager::{FileManager, FileManagerError, FileManagerResponse, Tally};
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::dms_layout::StagingLayout;
+use tributary_shared::file_manager::{
+    FileManager, FileManagerError, FileManagerResponse, Handled, Tally,
+};
 use tributary_tests::{
     LocalAws, Route, eventbridge_object_created, items_for_key, s3_notification, sqs_batch,
     sqs_event_from, string_attr, unique_name,
@@ -16,36 +19,55 @@ use tributary_tests::{
 
 const BUCKET: &str = "acme-dms-staging";
 
+type Manager = FileManager<DynamoDbFileTracker, DynamoDbTableRegistry>;
+
 fn manager(
     client: aws_sdk_dynamodb::Client,
     table: &str,
+    registry: &DynamoDbTableRegistry,
     layout: StagingLayout,
-) -> FileManager<DynamoDbFileTracker> {
-    FileManager::new(layout, DynamoDbFileTracker::new(client, table), 8)
+) -> Manager {
+    FileManager::new(
+        layout,
+        DynamoDbFileTracker::new(client, table),
+        registry.clone(),
+        8,
+    )
 }
 
 fn dms_layout(bucket: &str) -> StagingLayout {
     StagingLayout::new(bucket, "dms", None).expect("valid layout")
 }
 
-/// The emulator, a fresh tracker table, and a file-manager writing to it (bucket folder `dms`).
-async fn tracked_manager() -> (LocalAws, String, FileManager<DynamoDbFileTracker>) {
+/// The tables most tests register.
+const REGISTERED: [&str; 2] = ["sales.orders", "hr.people"];
+
+/// The emulator, a fresh tracker table, and a file-manager writing to it (bucket folder `dms`,
+/// tables [`REGISTERED`]).
+async fn tracked_manager() -> (LocalAws, String, Manager) {
     let aws = LocalAws::connect().await;
     let table = aws.new_tracker_table().await;
-    let manager = manager(aws.dynamodb(), &table, dms_layout(BUCKET));
+    let registry = aws.new_registry(&REGISTERED).await;
+    let manager = manager(aws.dynamodb(), &table, &registry, dms_layout(BUCKET));
     (aws, table, manager)
 }
 
-fn summary(response: Result<FileManagerResponse, FileManagerError>) -> Tally {
+fn summary(response: Result<Handled, FileManagerError>) -> Tally {
     match response {
-        Ok(FileManagerResponse::Summary(tally)) => tally,
+        Ok(Handled {
+            response: FileManagerResponse::Summary(report),
+            ..
+        }) => report.tally,
         other => panic!("expected a direct-invocation summary, got {other:?}"),
     }
 }
 
-fn failures(response: Result<FileManagerResponse, FileManagerError>) -> Vec<String> {
+fn failures(response: Result<Handled, FileManagerError>) -> Vec<String> {
     match response {
-        Ok(FileManagerResponse::Batch(batch)) => batch
+        Ok(Handled {
+            response: FileManagerResponse::Batch(batch),
+            ..
+        }) => batch
             .batch_item_failures
             .into_iter()
             .map(|f| f.item_identifier)
@@ -150,28 +172,39 @@ async fn mixed_batch_reports_only_the_message_that_failed_retryably() {
     let cdc_key = "dms/sales/orders/20240301-101530123.csv";
     // DynamoDB answers the write of `cdc_key` with ThrottlingException (after having applied it:
     // the harder case, a lost response), everything else normally.
+    let registry = aws.new_registry(&REGISTERED).await;
     let throttled = manager(
         aws.throttled_dynamodb(&["20240301-101530123.csv"]),
         &table,
+        &registry,
         dms_layout(BUCKET),
     );
     let failed = failures(throttled.handle(&mixed_batch()).await);
-    assert_eq!(failed, vec!["msg-good-cdc".to_owned()]);
+    // The throttled write, and the two unreadable bodies: kept, so they end in the DLQ.
+    assert_eq!(
+        failed,
+        ["msg-good-cdc", "msg-not-json", "msg-unknown-shape"]
+    );
 
     let items = aws.tracker_items(&table).await;
     assert_eq!(
         items_for_key(&items, "dms/sales/orders/LOAD00000002.csv").len(),
         1
     );
-    for skipped in ["dms/sales/orders/", "dms/sales/orders/orders.json"] {
-        assert!(
-            items_for_key(&items, skipped).is_empty(),
-            "{skipped} must not be tracked"
-        );
-    }
+    assert!(
+        items_for_key(&items, "dms/sales/orders/").is_empty(),
+        "a folder marker is not an object"
+    );
+    let metadata = items_for_key(&items, "dms/sales/orders/orders.json");
+    assert_eq!(
+        metadata.len(),
+        1,
+        "a metadata file is recorded, not dropped"
+    );
+    assert_eq!(string_attr(metadata[0], attr::STATUS), "unrecognized");
 
     // SQS redelivers the failed message; now DynamoDB answers normally.
-    let healthy = manager(aws.dynamodb(), &table, dms_layout(BUCKET));
+    let healthy = manager(aws.dynamodb(), &table, &registry, dms_layout(BUCKET));
     let redelivery = match &mixed_batch()["Records"] {
         Value::Array(records) => records
             .iter()
@@ -188,26 +221,46 @@ async fn mixed_batch_reports_only_the_message_that_failed_retryably() {
         1,
         "no second item after the retry"
     );
-    assert_eq!(items.len(), 2);
+    // Two DMS files, the metadata file and the path-trick key (both unrecognized).
+    assert_eq!(items.len(), 4);
 }
 
 #[tokio::test]
 async fn tracker_outage_keeps_every_message_that_carries_a_file() {
     let aws = LocalAws::connect().await;
     // No table of that name: DynamoDB answers ResourceNotFoundException to every write.
-    let manager = manager(aws.dynamodb(), &unique_name("missing"), dms_layout(BUCKET));
+    let registry = aws.new_registry(&REGISTERED).await;
+    let manager = manager(
+        aws.dynamodb(),
+        &unique_name("missing"),
+        &registry,
+        dms_layout(BUCKET),
+    );
     let mut failed = failures(manager.handle(&mixed_batch()).await);
     failed.sort();
     assert_eq!(
         failed,
-        vec!["msg-good-cdc".to_owned(), "msg-good-load".to_owned()]
+        [
+            "msg-good-cdc",
+            "msg-good-load",
+            "msg-metadata",
+            "msg-not-json",
+            "msg-path-trick",
+            "msg-unknown-shape"
+        ]
     );
 }
 
 #[tokio::test]
 async fn direct_invocation_fails_when_a_file_cannot_be_recorded() {
     let aws = LocalAws::connect().await;
-    let manager = manager(aws.dynamodb(), &unique_name("missing"), dms_layout(BUCKET));
+    let registry = aws.new_registry(&REGISTERED).await;
+    let manager = manager(
+        aws.dynamodb(),
+        &unique_name("missing"),
+        &registry,
+        dms_layout(BUCKET),
+    );
     let event = s3_notification(BUCKET, "dms/sales/orders/LOAD00000001.csv", "e", 1);
     match manager.handle(&event).await {
         Err(FileManagerError::NotRecorded { failed: 1 }) => {}
@@ -258,11 +311,7 @@ fn table_files(schema: &str, table: &str) -> Vec<ExpectedFile> {
     files
 }
 
-async fn drain_queue(
-    aws: &LocalAws,
-    queue_url: &str,
-    manager: &FileManager<DynamoDbFileTracker>,
-) -> usize {
+async fn drain_queue(aws: &LocalAws, queue_url: &str, manager: &Manager) -> usize {
     let mut empty_receives = 0;
     let mut messages_handled = 0;
     while empty_receives < 2 {
@@ -285,20 +334,16 @@ async fn thousand_events_for_twenty_tables_land_classified_in_table_order() {
     let aws = LocalAws::connect().await;
     let tracker = aws.new_tracker_table().await;
     let route = aws.staging_route(Route::S3Notification).await;
-    let layout = StagingLayout::new(
-        &route.bucket,
-        "dms/prod",
-        Some(DatePartitioning {
-            sequence: DateSequence::YearMonthDay,
-            delimiter: DateDelimiter::Slash,
-        }),
-    )
-    .expect("valid layout");
-    let manager = manager(aws.dynamodb(), &tracker, layout);
-
+    // No date-partition setting: the date folders are recognised from the keys themselves.
+    let layout = StagingLayout::new(&route.bucket, "dms/prod", None).expect("valid layout");
     let tables: Vec<(String, String)> = (0..20)
         .map(|n| (format!("schema_{}", n % 4), format!("table {n:02}")))
         .collect();
+    let ids: Vec<String> = tables.iter().map(|(s, t)| format!("{s}.{t}")).collect();
+    let registry = aws
+        .new_registry(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let manager = manager(aws.dynamodb(), &tracker, &registry, layout);
     let expected: BTreeMap<String, Vec<ExpectedFile>> = tables
         .iter()
         .map(|(schema, table)| (format!("{schema}.{table}"), table_files(schema, table)))
@@ -379,10 +424,18 @@ async fn thousand_events_for_twenty_tables_land_classified_in_table_order() {
             "{table_id}: CDC files in timestamp order"
         );
     }
+    let items = aws.tracker_items(&tracker).await;
+    let unrecognized = items_for_key(&items, "dms/prod/schema_0/table 00/table.json");
     assert_eq!(
-        aws.tracker_items(&tracker).await.len(),
-        1000,
-        "noise is not tracked"
+        unrecognized.len(),
+        1,
+        "an object under the staging prefix that is not DMS data is recorded once"
+    );
+    assert_eq!(string_attr(unrecognized[0], attr::STATUS), "unrecognized");
+    assert_eq!(
+        items.len(),
+        1001,
+        "the folder marker and the object outside the prefix are not"
     );
 }
 
@@ -392,7 +445,10 @@ async fn eventbridge_route_records_each_file_once() {
     let tracker = aws.new_tracker_table().await;
     let route = aws.staging_route(Route::EventBridge).await;
     let layout = StagingLayout::new(&route.bucket, "", None).expect("valid layout");
-    let manager = manager(aws.dynamodb(), &tracker, layout);
+    let registry = aws
+        .new_registry(&["crm.accounts", "crm.account notes"])
+        .await;
+    let manager = manager(aws.dynamodb(), &tracker, &registry, layout);
     let keys = [
         "crm/accounts/LOAD00000001.parquet",
         "crm/accounts/20240301-101530123.parquet",
@@ -414,4 +470,216 @@ async fn eventbridge_route_records_each_file_once() {
         assert_eq!(items_for_key(&items, key).len(), 1, "{key}");
     }
     assert_eq!(items.len(), 3);
+}
+
+/// Puts `keys` into the route's bucket, drains the queue through `manager`, returns every item.
+async fn land_and_record(
+    aws: &LocalAws,
+    route: &tributary_tests::StagingRoute,
+    tracker: &str,
+    manager: &Manager,
+    keys: &[&str],
+) -> Vec<tributary_tests::Item> {
+    for key in keys {
+        aws.s3()
+            .put_object()
+            .bucket(&route.bucket)
+            .key(*key)
+            .body(b"1,a\n".to_vec().into())
+            .send()
+            .await
+            .expect("put object");
+    }
+    drain_queue(aws, &route.queue_url, manager).await;
+    aws.tracker_items(tracker).await
+}
+
+#[tokio::test]
+async fn dotted_folder_names_are_distinct_tables_never_another_tables_files() {
+    let aws = LocalAws::connect().await;
+    let tracker = aws.new_tracker_table().await;
+    let route = aws.staging_route(Route::S3Notification).await;
+    // Registered: schema `t`, table `x.y`; and both `a.b`/`c` and `a`/`b.c`.
+    let registry = aws.new_registry(&["t.x%2Ey", "a%2Eb.c", "a.b%2Ec"]).await;
+    let layout = StagingLayout::new(&route.bucket, "dms", None).expect("valid layout");
+    let manager = manager(aws.dynamodb(), &tracker, &registry, layout);
+    let items = land_and_record(
+        &aws,
+        &route,
+        &tracker,
+        &manager,
+        &[
+            "dms/t.x/y/LOAD00000001.csv",
+            "dms/a.b/c/LOAD00000001.csv",
+            "dms/a/b.c/LOAD00000001.csv",
+        ],
+    )
+    .await;
+    assert_eq!(items.len(), 3, "no file is taken for another's duplicate");
+    assert!(
+        aws.pending_items(&tracker, "t.x%2Ey").await.is_empty(),
+        "schema `t.x`, table `y` is not the registered `t`/`x.y`"
+    );
+    let foreign = items_for_key(&items, "dms/t.x/y/LOAD00000001.csv");
+    assert_eq!(string_attr(foreign[0], attr::STATUS), "unregistered");
+    assert_eq!(string_attr(foreign[0], attr::TABLE_ID), "t%2Ex.y");
+    for (table_id, key) in [
+        ("a%2Eb.c", "dms/a.b/c/LOAD00000001.csv"),
+        ("a.b%2Ec", "dms/a/b.c/LOAD00000001.csv"),
+    ] {
+        let pending = aws.pending_items(&tracker, table_id).await;
+        assert_eq!(pending.len(), 1, "{table_id}");
+        assert_eq!(string_attr(&pending[0], attr::KEY), key);
+    }
+}
+
+#[tokio::test]
+async fn keys_with_plus_percent_spaces_and_non_ascii_keep_their_table_through_both_routes() {
+    let aws = LocalAws::connect().await;
+    // (table folder, table id): `+` and `%2F` are characters of the name, not encodings.
+    let tables = [
+        ("x+y", "t.x+y"),
+        ("p%2Fq", "t.p%252Fq"),
+        ("a b", "t.a b"),
+        ("é ü", "t.é ü"),
+    ];
+    let ids: Vec<&str> = tables.iter().map(|(_, id)| *id).collect();
+    for route_kind in [Route::S3Notification, Route::EventBridge] {
+        let tracker = aws.new_tracker_table().await;
+        let route = aws.staging_route(route_kind).await;
+        let registry = aws.new_registry(&ids).await;
+        let layout = StagingLayout::new(&route.bucket, "dms", None).expect("valid layout");
+        let manager = manager(aws.dynamodb(), &tracker, &registry, layout);
+        let keys: Vec<String> = tables
+            .iter()
+            .map(|(folder, _)| format!("dms/t/{folder}/LOAD00000001.csv"))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let items = land_and_record(&aws, &route, &tracker, &manager, &keys).await;
+        assert_eq!(items.len(), tables.len(), "{route_kind:?}");
+        for ((folder, table_id), key) in tables.iter().zip(&keys) {
+            let pending = aws.pending_items(&tracker, table_id).await;
+            assert_eq!(pending.len(), 1, "{route_kind:?}: {folder} → {table_id}");
+            assert_eq!(string_attr(&pending[0], attr::KEY), *key, "{route_kind:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_object_under_the_staging_prefix_is_recorded_once_with_its_status_and_reason() {
+    let aws = LocalAws::connect().await;
+    let tracker_table = aws.new_tracker_table().await;
+    let route = aws.staging_route(Route::EventBridge).await;
+    let registry = aws.new_registry(&["sales.orders"]).await;
+    let layout = StagingLayout::new(&route.bucket, "dms", None).expect("valid layout");
+    let manager = manager(aws.dynamodb(), &tracker_table, &registry, layout);
+    let long_key = format!("dms/sales/orders/{}/LOAD00000001.csv", "p".repeat(990));
+    let keys = [
+        "dms/sales/orders/LOAD00000001.csv",
+        "dms/sales/returns/LOAD00000001.csv",
+        "dms/CDC_TXN-20240301-101530123.csv",
+        "dms/sales/orders/2024/02/11/20240301-101530123.csv",
+        "dms/sales/orders/orders.json",
+        long_key.as_str(),
+        "dms/sales/orders/",
+        "elsewhere/report.csv",
+    ];
+    land_and_record(&aws, &route, &tracker_table, &manager, &keys).await;
+    // The same objects again (same content, same ETag): duplicates change nothing.
+    land_and_record(&aws, &route, &tracker_table, &manager, &keys).await;
+
+    let tracker = DynamoDbFileTracker::new(aws.dynamodb(), &tracker_table);
+    let unrouted = tracker.unrouted().await.expect("list");
+    let found: Vec<(&str, &str, Option<&str>)> = unrouted
+        .iter()
+        .map(|r| (r.status.as_str(), r.key.as_str(), r.table_id.as_deref()))
+        .collect();
+    let mut expected = vec![
+        ("unrecognized", "dms/CDC_TXN-20240301-101530123.csv", None),
+        (
+            "unrecognized",
+            "dms/sales/orders/2024/02/11/20240301-101530123.csv",
+            None,
+        ),
+        ("unrecognized", "dms/sales/orders/orders.json", None),
+        ("unrecognized", long_key.as_str(), None),
+        (
+            "unregistered",
+            "dms/sales/returns/LOAD00000001.csv",
+            Some("sales.returns"),
+        ),
+    ];
+    expected.sort_by(|a, b| (a.2, a.1).cmp(&(b.2, b.1)));
+    assert_eq!(
+        found, expected,
+        "one record per object version, with its status"
+    );
+    let reason = |key: &str| {
+        unrouted
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| r.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(reason("dms/CDC_TXN-20240301-101530123.csv").contains("PreserveTransactions"));
+    assert!(
+        reason(&long_key).contains("too long"),
+        "{}",
+        reason(&long_key)
+    );
+    assert!(
+        reason("dms/sales/orders/2024/02/11/20240301-101530123.csv").contains("date partition"),
+        "{}",
+        reason("dms/sales/orders/2024/02/11/20240301-101530123.csv")
+    );
+    let pending = aws.pending_items(&tracker_table, "sales.orders").await;
+    assert_eq!(
+        pending.len(),
+        1,
+        "only the registered table's DMS file is pending"
+    );
+}
+
+#[tokio::test]
+async fn a_reexamination_after_a_configuration_change_records_the_file_and_forgets_the_old_record()
+{
+    let aws = LocalAws::connect().await;
+    let tracker_table = aws.new_tracker_table().await;
+    let route = aws.staging_route(Route::S3Notification).await;
+    let registry = aws.new_registry(&["sales.orders"]).await;
+    let monthly = Some(tributary_shared::dms_layout::DatePartitioning {
+        sequence: tributary_shared::dms_layout::DateSequence::YearMonth,
+        delimiter: tributary_shared::dms_layout::DateDelimiter::Slash,
+    });
+    let strict = StagingLayout::new(&route.bucket, "dms", monthly).expect("valid layout");
+    let key = "dms/sales/orders/2024/03/01/20240301-101530123.csv";
+    let before = manager(aws.dynamodb(), &tracker_table, &registry, strict);
+    land_and_record(&aws, &route, &tracker_table, &before, &[key]).await;
+    let tracker = DynamoDbFileTracker::new(aws.dynamodb(), &tracker_table);
+    let unrouted = tracker.unrouted().await.expect("list");
+    assert_eq!(unrouted.len(), 1);
+    assert_eq!(unrouted[0].status.as_str(), "unrecognized");
+
+    // The setting is removed (any DMS date scheme is recognised); `retry` asks again.
+    let after = manager(
+        aws.dynamodb(),
+        &tracker_table,
+        &registry,
+        StagingLayout::new(&route.bucket, "dms", None).expect("valid layout"),
+    );
+    let request = tributary_shared::s3_events::Reexamination {
+        bucket: unrouted[0].bucket.clone(),
+        key: unrouted[0].key.clone(),
+        size: unrouted[0].size,
+        etag: unrouted[0].etag.clone(),
+        version_id: unrouted[0].version_id.clone(),
+        sequencer: unrouted[0].sequencer.clone(),
+        landed_at: unrouted[0].landed_at,
+    };
+    let batch = sqs_batch(&[("retry-1", request.message_body())]);
+    assert!(failures(after.handle(&batch).await).is_empty());
+    assert!(tracker.unrouted().await.expect("list").is_empty());
+    let pending = aws.pending_items(&tracker_table, "sales.orders").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(string_attr(&pending[0], attr::KEY), key);
 }

@@ -14,7 +14,7 @@ use tributary_shared::adapters::dynamodb_processing_tracker::{
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::dms_layout::StagingLayout;
 use tributary_shared::file_tracker::{
-    BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure, FileStatus,
+    Arrival, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure, FileStatus,
     FileTracker, LandedFile, RecordOutcome,
 };
 use tributary_shared::object_key::ObjectKey;
@@ -22,7 +22,7 @@ use tributary_shared::processing_tracker::{
     LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
     RefreshTotals,
 };
-use tributary_shared::s3_events::ObjectCreated;
+use tributary_shared::s3_events::{EventKey, ObjectCreated};
 use tributary_shared::state_store::StoreError;
 use tributary_shared::table_registry::{
     CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
@@ -72,7 +72,7 @@ impl Stores {
         for i in 0..count {
             let outcome = self
                 .files
-                .record_landed(&files[order(i)])
+                .record(&Arrival::Landed(files[order(i)].clone()))
                 .await
                 .expect("record a landed file");
             assert_eq!(outcome, RecordOutcome::Recorded);
@@ -192,7 +192,7 @@ fn landed(i: usize, size: u64) -> LandedFile {
         .expect("a DMS file");
     let object = ObjectCreated {
         bucket: BUCKET.to_owned(),
-        encoded_key,
+        key: EventKey::FormEncoded(encoded_key),
         size: Some(size),
         etag: Some(format!("etag-{i}")),
         version_id: None,

@@ -28,8 +28,8 @@ const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
 /// Arguments of `tributary local export`.
 #[derive(clap::Args)]
 pub struct ExportArgs {
-    /// The table (`schema.table`).
-    #[arg(long)]
+    /// The table (`schema.table` id, or the DMS folders `schema/table`).
+    #[arg(long, value_parser = crate::table_arg::table_id)]
     table: String,
     /// An empty (or new) directory to write the table into.
     dir: PathBuf,

@@ -15,9 +15,10 @@ use futures::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::aws::{self, AwsBatchManager, AwsProcessor};
 use tributary_shared::config::{BatchManagerConfig, FileManagerConfig, ProcessorConfig, vars};
-use tributary_shared::file_manager::{FileManager, FileManagerResponse};
+use tributary_shared::file_manager::{FileManager, FileManagerResponse, Note, Tally};
 use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshTotals};
 use tributary_shared::processor::{BatchSummary, Invocation, SystemClock};
 use tributary_shared::stack_template::StackTemplate;
@@ -74,8 +75,13 @@ pub struct TableRun {
 pub struct RunReport {
     /// Rounds run.
     pub rounds: u32,
-    /// S3 notifications delivered to the file-manager.
+    /// Queue messages delivered to the file-manager.
     pub notifications: usize,
+    /// What the file-manager recorded, summed over the run.
+    pub intake: Tally,
+    /// Objects not recorded as landed DMS files, with the reason (unregistered, unrecognized,
+    /// ignored, unreadable).
+    pub intake_notes: Vec<Note>,
     /// Per table.
     pub tables: BTreeMap<String, TableRun>,
     /// Whether the run stopped because nothing was left to do.
@@ -84,7 +90,7 @@ pub struct RunReport {
 
 /// The three functions, wired as their `main`s wire them.
 struct Functions {
-    file_manager: FileManager<DynamoDbFileTracker>,
+    file_manager: FileManager<DynamoDbFileTracker, DynamoDbTableRegistry>,
     batch_manager: AwsBatchManager,
     processor: AwsProcessor,
     processor_timeout: Duration,
@@ -199,11 +205,11 @@ async fn round(
     cadences: &[String],
     report: &mut RunReport,
 ) -> Result<RoundProgress> {
+    let first_note = report.intake_notes.len();
     let mut progress = RoundProgress {
-        notifications: drain_queue(session, functions, queue_url).await?,
+        notifications: drain_queue(session, functions, queue_url, report).await?,
         ..RoundProgress::default()
     };
-    report.notifications += progress.notifications;
     for cadence in cadences {
         let plan = functions
             .batch_manager
@@ -267,12 +273,26 @@ async fn round(
         "round {}: {} notification(s), {} file(s) applied, {} quarantined",
         report.rounds, progress.notifications, progress.files_applied, progress.quarantined
     ));
+    let round_notes = report.intake_notes.get(first_note..).unwrap_or_default();
+    for note in round_notes.iter().filter(|n| n.disposition != "ignored") {
+        output.note(format!(
+            "  {} {}: {}",
+            note.disposition, note.key, note.reason
+        ));
+    }
     Ok(progress)
 }
 
 /// Delivers every queued notification to the file-manager, in SQS batches; deletes what it
-/// handled and leaves what it reported as failed for redelivery. Returns the messages handled.
-async fn drain_queue(session: &Session, functions: &Functions, queue_url: &str) -> Result<usize> {
+/// handled and leaves what it reported as failed for redelivery (after the queue's visibility
+/// timeout; the redrive policy finally moves it to the dead-letter queue). Adds what the
+/// file-manager did to `report`; returns the messages delivered.
+async fn drain_queue(
+    session: &Session,
+    functions: &Functions,
+    queue_url: &str,
+    report: &mut RunReport,
+) -> Result<usize> {
     let sqs = aws_sdk_sqs::Client::new(&session.sdk);
     let queue_arn = format!(
         "arn:aws:sqs:{}:local:{}",
@@ -309,12 +329,15 @@ async fn drain_queue(session: &Session, functions: &Functions, queue_url: &str) 
                 })
             })
             .collect();
-        let response = functions
+        let handled_batch = functions
             .file_manager
             .handle(&json!({"Records": records}))
             .await
             .context("the file-manager failed the invocation")?;
-        let retried: Vec<String> = match response {
+        report.notifications += messages.len();
+        report.intake.add(&handled_batch.report.tally);
+        report.intake_notes.extend(handled_batch.report.notes);
+        let retried: Vec<String> = match handled_batch.response {
             FileManagerResponse::Batch(batch) => batch
                 .batch_item_failures
                 .into_iter()
@@ -334,7 +357,7 @@ async fn drain_queue(session: &Session, functions: &Functions, queue_url: &str) 
                     .ok()
             })
             .collect();
-        handled += done.len();
+        handled += messages.len();
         if !done.is_empty() {
             sqs.delete_message_batch()
                 .queue_url(queue_url)
@@ -342,13 +365,6 @@ async fn drain_queue(session: &Session, functions: &Functions, queue_url: &str) 
                 .send()
                 .await
                 .context("cannot delete handled messages")?;
-        }
-        if !retried.is_empty() {
-            bail!(
-                "the file-manager could not record {} notification(s); they stay queued — run \
-                 again",
-                retried.len()
-            );
         }
     }
 }
@@ -414,14 +430,15 @@ fn functions(
         .function("ProcessorFunction")?
         .timeout
         .context("the template gives the processor no timeout")?;
-    let tracker = DynamoDbFileTracker::new(
-        aws::dynamodb_client(&session.sdk),
-        &file_manager_config.file_tracker_table,
-    );
+    let dynamodb = aws::dynamodb_client(&session.sdk);
+    let tracker =
+        DynamoDbFileTracker::new(dynamodb.clone(), &file_manager_config.file_tracker_table);
+    let registry = DynamoDbTableRegistry::new(dynamodb, &file_manager_config.config_table);
     Ok(Functions {
         file_manager: FileManager::new(
             file_manager_config.layout,
             tracker,
+            registry,
             file_manager_config.write_concurrency,
         ),
         batch_manager: aws::batch_manager(&batch_manager_config, &session.sdk),
@@ -461,10 +478,18 @@ fn print_report(output: &Output, report: &RunReport) {
                     .to_owned(),
             ]);
         }
+        let intake = &report.intake;
         let mut rendered = format!(
-            "{} round(s), {} notification(s) recorded{}\n",
+            "{} round(s), {} notification(s): {} file(s) recorded, {} unregistered, {} \
+             unrecognized, {} duplicate(s), {} ignored, {} unreadable{}\n",
             report.rounds,
             report.notifications,
+            intake.recorded,
+            intake.unregistered,
+            intake.unrecognized,
+            intake.duplicates,
+            intake.ignored,
+            intake.unreadable,
             if report.idle { ", now idle" } else { "" }
         );
         rendered.push_str(&text.render());

@@ -11,7 +11,16 @@
 //!
 //! A record is a `PutItem` conditional on `attribute_not_exists(table_id)`: the first delivery
 //! creates the item, every later delivery of the same object version fails the condition and is
-//! reported as a duplicate, whatever the interleaving.
+//! reported as a duplicate, whatever the interleaving. (Two exceptions, each under a condition on
+//! the stored status: a DMS file recorded `unregistered` becomes `landed` once its table is
+//! registered, and an `unrecognized` record gets the reason of its latest examination.)
+//!
+//! Objects that are not a registered table's DMS files are kept where one Query finds them all:
+//! the pending index's partition [`UNROUTED`]. A DMS file of an unregistered table keeps its
+//! table's item (status `unregistered`) but sits in that partition instead of its backlog; any
+//! other object (status `unrecognized`) has its item in the [`UNROUTED`] partition of the table,
+//! under a fixed-length sort key `<SHA-256 of the key>#<object version>`, since a key may be as
+//! long as a whole sort key.
 //!
 //! The processor's writes ([`FileBacklog`]) are transactions that also check the table's lease
 //! item in the processing tracker (owner and fencing token), so a processor whose lease was taken
@@ -31,8 +40,9 @@ use crate::adapters::dynamodb_processing_tracker::fenced_write;
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::dms_layout::{FileFormat, FileKind};
 use crate::file_tracker::{
-    BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure,
-    FileStatus, FileTracker, LandedFile, RecordOutcome, TrackedFile,
+    Arrival, BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure,
+    FileStatus, FileTracker, LandedFile, RecordOutcome, TrackedFile, UnrecognizedObject,
+    UnroutedRecord,
 };
 use crate::processing_tracker::Lease;
 use crate::state_store::StoreError;
@@ -73,7 +83,7 @@ pub mod attr {
     pub const LANDED_AT: &str = "landed_at";
     /// When the file-manager recorded it (RFC 3339, UTC).
     pub const RECORDED_AT: &str = "recorded_at";
-    /// Lifecycle status: `landed`, `processed` or `quarantined`.
+    /// Lifecycle status: `landed`, `processed`, `quarantined`, `unregistered` or `unrecognized`.
     pub const STATUS: &str = "status";
     /// TTL attribute (epoch seconds), set on finished files only.
     pub const EXPIRES_AT: &str = "expires_at";
@@ -87,7 +97,13 @@ pub mod attr {
     pub const LAST_ERROR: &str = "last_error";
     /// When a refresh last failed on the file (RFC 3339, UTC).
     pub const LAST_FAILED_AT: &str = "last_failed_at";
+    /// Why an `unregistered` or `unrecognized` object is not applied.
+    pub const REASON: &str = "reason";
 }
+
+/// The pending-index partition (and, for `unrecognized` objects, the table partition) of every
+/// object that is not in a registered table's backlog. Not a table id: ids always hold a `.`.
+pub const UNROUTED: &str = "#unrouted";
 
 /// Name of the sparse index of files waiting to be applied.
 pub const PENDING_INDEX: &str = "pending-by-table";
@@ -143,39 +159,141 @@ impl DynamoDbFileTracker {
         create_dynamodb_table(client, Self::STACK_RESOURCE, table_name).await
     }
 
-    fn item(file: &LandedFile) -> Item {
+    /// The item recording `arrival`, with the condition its put needs.
+    fn arrival_item(arrival: &Arrival) -> (Item, &'static str) {
+        match arrival {
+            Arrival::Landed(file) => (
+                Self::file_item(file, FileStatus::Landed, &file.table.id(), None),
+                "attribute_not_exists(#table_id) OR #status = :unregistered",
+            ),
+            Arrival::Unregistered(file) => {
+                let reason = format!(
+                    "table {} is not registered; fix: add it to the manifest, run `tributary config apply`, then `tributary retry --table {}`",
+                    file.table.id(),
+                    file.table.id()
+                );
+                (
+                    Self::file_item(file, FileStatus::Unregistered, UNROUTED, Some(&reason)),
+                    "attribute_not_exists(#table_id)",
+                )
+            }
+            Arrival::Unrecognized(object) => (
+                Self::unrecognized_item(object),
+                "attribute_not_exists(#table_id) OR #status = :unrecognized",
+            ),
+        }
+    }
+
+    fn file_item(
+        file: &LandedFile,
+        status: FileStatus,
+        pending_key: &str,
+        reason: Option<&str>,
+    ) -> Item {
         let s = |v: &str| string_value(v);
-        let table_id = file.table.id();
-        let mut item = Item::from([
-            (attr::TABLE_ID.to_owned(), s(&table_id)),
-            (attr::FILE_SK.to_owned(), s(&file_sort_key(file))),
-            (attr::PENDING_TABLE_ID.to_owned(), s(&table_id)),
+        let mut item = Self::object_item(&ObjectFacts {
+            table_id: &file.table.id(),
+            file_sk: &file_sort_key(file),
+            pending_key,
+            bucket: &file.bucket,
+            key: file.key.as_str(),
+            object_version: file.object_version(),
+            landed_at: file.landed_at,
+            status,
+            reason,
+        });
+        item.extend([
             (attr::SCHEMA.to_owned(), s(&file.table.schema)),
             (attr::TABLE.to_owned(), s(&file.table.table)),
-            (attr::BUCKET.to_owned(), s(&file.bucket)),
-            (attr::KEY.to_owned(), s(file.key.as_str())),
-            (attr::OBJECT_VERSION.to_owned(), s(file.object_version())),
             (attr::KIND.to_owned(), s(file.kind.as_str())),
             (attr::FORMAT.to_owned(), s(file.format.as_str())),
             (attr::ORDER_KEY.to_owned(), s(file.order_key.as_str())),
-            (attr::LANDED_AT.to_owned(), s(&timestamp(file.landed_at))),
-            (attr::RECORDED_AT.to_owned(), s(&timestamp(Utc::now()))),
-            (attr::STATUS.to_owned(), s(FileStatus::Landed.as_str())),
         ]);
-        let optional = [
-            (attr::ETAG, file.etag.as_deref()),
-            (attr::VERSION_ID, file.version_id.as_deref()),
-            (attr::SEQUENCER, file.sequencer.as_deref()),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                item.insert(name.to_owned(), s(value));
-            }
-        }
-        if let Some(size) = file.size {
-            item.insert(attr::SIZE.to_owned(), number_value(size));
+        insert_optional(
+            &mut item,
+            file.size,
+            [&file.etag, &file.version_id, &file.sequencer],
+        );
+        item
+    }
+
+    fn unrecognized_item(object: &UnrecognizedObject) -> Item {
+        let mut item = Self::object_item(&ObjectFacts {
+            table_id: UNROUTED,
+            file_sk: &unrecognized_sort_key(&object.key, object.object_version()),
+            pending_key: UNROUTED,
+            bucket: &object.bucket,
+            key: &object.key,
+            object_version: object.object_version(),
+            landed_at: object.landed_at,
+            status: FileStatus::Unrecognized,
+            reason: Some(&object.reason),
+        });
+        insert_optional(
+            &mut item,
+            object.size,
+            [&object.etag, &object.version_id, &object.sequencer],
+        );
+        item
+    }
+
+    /// The attributes every record has.
+    fn object_item(facts: &ObjectFacts<'_>) -> Item {
+        let s = |v: &str| string_value(v);
+        let mut item = Item::from([
+            (attr::TABLE_ID.to_owned(), s(facts.table_id)),
+            (attr::FILE_SK.to_owned(), s(facts.file_sk)),
+            (attr::PENDING_TABLE_ID.to_owned(), s(facts.pending_key)),
+            (attr::BUCKET.to_owned(), s(facts.bucket)),
+            (attr::KEY.to_owned(), s(facts.key)),
+            (attr::OBJECT_VERSION.to_owned(), s(facts.object_version)),
+            (attr::LANDED_AT.to_owned(), s(&timestamp(facts.landed_at))),
+            (attr::RECORDED_AT.to_owned(), s(&timestamp(Utc::now()))),
+            (attr::STATUS.to_owned(), s(facts.status.as_str())),
+        ]);
+        if let Some(reason) = facts.reason {
+            item.insert(attr::REASON.to_owned(), s(reason));
         }
         item
+    }
+
+    /// An `unregistered` or `unrecognized` record read from the [`UNROUTED`] partition.
+    fn unrouted_record(item: &Item) -> Result<UnroutedRecord, StoreError> {
+        let read = ItemReader::new(STORE, item, &[attr::TABLE_ID, attr::FILE_SK]);
+        let table_id = read.string(attr::TABLE_ID)?;
+        let text = |name| -> Result<Option<String>, StoreError> {
+            Ok(read.optional(name, ItemReader::string)?.map(str::to_owned))
+        };
+        Ok(UnroutedRecord {
+            status: read.named(attr::STATUS, FileStatus::from_name)?,
+            table_id: (table_id != UNROUTED).then(|| table_id.to_owned()),
+            bucket: read.string(attr::BUCKET)?.to_owned(),
+            key: read.string(attr::KEY)?.to_owned(),
+            size: read.optional(attr::SIZE, ItemReader::number)?,
+            etag: text(attr::ETAG)?,
+            version_id: text(attr::VERSION_ID)?,
+            sequencer: text(attr::SEQUENCER)?,
+            landed_at: read.time(attr::LANDED_AT)?,
+            reason: text(attr::REASON)?.unwrap_or_default(),
+        })
+    }
+
+    /// Every `unregistered` and `unrecognized` record (one Query of the pending index's
+    /// [`UNROUTED`] partition), by table and key.
+    pub async fn unrouted(&self) -> Result<Vec<UnroutedRecord>, StoreError> {
+        let mut items = self
+            .pending_query(UNROUTED, &[])
+            .into_paginator()
+            .items()
+            .send();
+        let mut records = Vec::new();
+        while let Some(item) = items.next().await {
+            records.push(Self::unrouted_record(
+                &item.map_err(|e| store_error(STORE, &e))?,
+            )?);
+        }
+        records.sort_by(|a, b| (&a.table_id, &a.key).cmp(&(&b.table_id, &b.key)));
+        Ok(records)
     }
 
     /// A backlog file from an item of the pending index.
@@ -231,7 +349,8 @@ impl DynamoDbFileTracker {
             let read = ItemReader::new(STORE, &item, &[attr::TABLE_ID, attr::FILE_SK]);
             files.push(TrackedFile {
                 file: Self::backlog_file(&item)?,
-                pending: item.contains_key(attr::PENDING_TABLE_ID),
+                pending: read.optional(attr::PENDING_TABLE_ID, ItemReader::string)?
+                    == Some(table_id),
                 refresh_id: read
                     .optional(attr::REFRESH_ID, ItemReader::string)?
                     .map(str::to_owned),
@@ -344,17 +463,38 @@ impl DynamoDbFileTracker {
 }
 
 impl FileTracker for DynamoDbFileTracker {
-    async fn record_landed(&self, file: &LandedFile) -> Result<RecordOutcome, StoreError> {
-        let result = self
+    async fn record(&self, arrival: &Arrival) -> Result<RecordOutcome, StoreError> {
+        let (item, condition) = Self::arrival_item(arrival);
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table_name)
-            .set_item(Some(Self::item(file)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", attr::TABLE_ID)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#table_id", attr::TABLE_ID);
+        if condition.contains("#status") {
+            let previous = match arrival {
+                Arrival::Unrecognized(_) => FileStatus::Unrecognized,
+                _ => FileStatus::Unregistered,
+            };
+            put = put
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_values(
+                    format!(":{}", previous.as_str()),
+                    string_value(previous.as_str()),
+                );
+        }
+        let result = put
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await;
         match result {
+            // Re-examining an unrecognized object renews its record; it was not new.
+            Ok(old)
+                if old.attributes().is_some() && matches!(arrival, Arrival::Unrecognized(_)) =>
+            {
+                Ok(RecordOutcome::AlreadyRecorded)
+            }
             Ok(_) => Ok(RecordOutcome::Recorded),
             Err(e)
                 if e.as_service_error()
@@ -365,6 +505,71 @@ impl FileTracker for DynamoDbFileTracker {
             Err(e) => Err(store_error(STORE, &e)),
         }
     }
+
+    async fn forget_unrecognized(&self, object: &UnrecognizedObject) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table_name)
+            .key(attr::TABLE_ID, string_value(UNROUTED))
+            .key(
+                attr::FILE_SK,
+                string_value(unrecognized_sort_key(&object.key, object.object_version())),
+            )
+            .condition_expression("#status = :unrecognized")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(
+                ":unrecognized",
+                string_value(FileStatus::Unrecognized.as_str()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(STORE, &e)),
+        }
+    }
+}
+
+/// The facts every record holds.
+struct ObjectFacts<'a> {
+    table_id: &'a str,
+    file_sk: &'a str,
+    pending_key: &'a str,
+    bucket: &'a str,
+    key: &'a str,
+    object_version: &'a str,
+    landed_at: DateTime<Utc>,
+    status: FileStatus,
+    reason: Option<&'a str>,
+}
+
+/// Adds the size and the ETag, version id and sequencer (in that order) that are known.
+fn insert_optional(item: &mut Item, size: Option<u64>, texts: [&Option<String>; 3]) {
+    let names = [attr::ETAG, attr::VERSION_ID, attr::SEQUENCER];
+    for (name, value) in names.into_iter().zip(texts) {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), string_value(value));
+        }
+    }
+    if let Some(size) = size {
+        item.insert(attr::SIZE.to_owned(), number_value(size));
+    }
+}
+
+/// The sort key of an unrecognized object: `<SHA-256 of the key, hex>#<object version>` —
+/// fixed length whatever the key, and one item per object version.
+pub fn unrecognized_sort_key(key: &str, object_version: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{hex}#{object_version}")
 }
 
 impl BacklogOverview for DynamoDbFileTracker {

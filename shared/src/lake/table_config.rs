@@ -124,6 +124,17 @@ pub struct SourceSpec {
     pub table: String,
 }
 
+impl SourceSpec {
+    /// The table id of this source (see [`SourceTable::id`]).
+    pub fn table_id(&self) -> String {
+        SourceTable {
+            schema: self.schema.clone(),
+            table: self.table.clone(),
+        }
+        .id()
+    }
+}
+
 /// The lake table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
