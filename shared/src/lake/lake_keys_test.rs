@@ -25,6 +25,8 @@ fn the_longest_key_counts_the_widest_version_refresh_id_and_file_name() {
         + MAX_REFRESH_ID_LEN
         + "-00000.parquet".len();
     assert_eq!(longest_key_bytes(&location, ""), tombstone);
+    let room = S3_MAX_KEY_BYTES - (longest_key_bytes(&Path::from("x"), "") - 1);
+    assert_eq!(room, 911, "README: target.location is at most 911 bytes");
 }
 
 #[test]
