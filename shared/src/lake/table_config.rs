@@ -908,13 +908,18 @@ fn validate_partition_key_name(
     validate_glue_name(field, name).map(|_| ())
 }
 
-/// A partition-key name for a date transform that no source column is likely to have.
+/// A partition-key name for a date transform that no source column is likely to have:
+/// `<column>_<transform>` in `[a-z0-9_]`.
 fn suggested_key_name(field: &PartitionField) -> String {
-    format!(
-        "{}_{}",
-        field.column.to_ascii_lowercase(),
-        field.transform.as_str()
-    )
+    let column: String = field
+        .column
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9') => c,
+            _ => '_',
+        })
+        .collect();
+    format!("{column}_{}", field.transform.as_str())
 }
 
 /// The partition-key names a spec produces, outermost first: identity fields use the column
@@ -959,6 +964,8 @@ pub struct PartitionKeyClash {
     pub field: String,
     /// A name for the field that avoids the clash.
     pub suggested_name: String,
+    /// Whether the `dt` style would avoid it too (an unnamed transform in nested style).
+    pub dt_style_avoids_it: bool,
 }
 
 impl PartitionKeyClash {
@@ -972,8 +979,13 @@ impl PartitionKeyClash {
 
     /// How to fix it.
     pub fn fix(&self) -> String {
+        let style = if self.dt_style_avoids_it {
+            "use date_partition_style dt, or "
+        } else {
+            ""
+        };
         format!(
-            "name the partition key: `{} as {}` (or use date_partition_style dt, or rename the source column)",
+            "name the partition key: `{} as {}` (or {style}rename the source column)",
             self.field, self.suggested_name
         )
     }
@@ -995,6 +1007,12 @@ pub fn date_partition_key_clash<'c>(
                     .into_iter()
                     .find(|c| c.eq_ignore_ascii_case(&key))?;
                 Some(PartitionKeyClash {
+                    dt_style_avoids_it: field.name.is_none()
+                        && style == DatePartitionStyle::Nested
+                        && !columns
+                            .clone()
+                            .into_iter()
+                            .any(|c| c.eq_ignore_ascii_case("dt")),
                     column: column.to_owned(),
                     field: format!("{}({})", field.transform.as_str(), field.column),
                     suggested_name: suggested_key_name(field),

@@ -565,6 +565,18 @@ fn a_date_transform_key_colliding_with_a_source_column_suggests_naming_the_key()
         "the partition key `month` of day(created_at) is also the source column `month`"
     );
     assert!(fix.contains("`day(created_at) as created_at_day`"), "{fix}");
+    assert!(fix.contains("date_partition_style dt"), "{fix}");
+    // A named key that clashes: the style does not help, another name does.
+    let (_, _, fix) = invalid_field(
+        with_year_and_month_columns(json!(["day(Created-At) as year"])),
+        |v| {
+            v["input"]["columns"][5] = json!({ "name": "Created-At", "type": "date" });
+        },
+    );
+    assert_eq!(
+        fix,
+        "name the partition key: `day(Created-At) as created_at_day` (or rename the source column)"
+    );
 }
 
 /// `full()` with `year` and `month` source columns, nested date partitions and `partition_by`.
