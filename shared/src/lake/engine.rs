@@ -236,8 +236,8 @@ pub enum MergeError {
     PartitionKeyClash {
         /// `schema.table`.
         table: String,
-        /// The clash.
-        clash: PartitionKeyClash,
+        /// The clash (boxed: the variant stays small).
+        clash: Box<PartitionKeyClash>,
     },
     /// A row's partition cannot be stored: its value is longer than AWS Glue accepts or its
     /// object keys longer than S3 accepts.
@@ -495,7 +495,7 @@ impl Layout {
         ) {
             return Err(MergeError::PartitionKeyClash {
                 table: config.table_id(),
-                clash,
+                clash: Box::new(clash),
             });
         }
         let require = |column: &str, role: &'static str| -> Result<(), MergeError> {
