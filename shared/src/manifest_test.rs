@@ -408,6 +408,68 @@ fn everything_the_table_configuration_refuses_is_reported_on_the_field_line() {
     assert_eq!(issue.line, 20);
 }
 
+/// `VALID`'s first table ordered by `dms_ts` (declared `column_type`), with a `year` column and
+/// `partition_by`.
+fn ordered_by(ordering: &str, column_type: &str, partition_by: &str) -> String {
+    edited(
+        "    partition_by: [\"month(order_date)\"]\n    input:\n      columns:\n",
+        &format!(
+            "    ordering: {{{ordering}: dms_ts}}\n    partition_by: [{partition_by}]\n    input:\n      columns:\n        - {{name: dms_ts, type: {column_type}}}\n        - {{name: year, type: int}}\n"
+        ),
+    )
+}
+
+#[test]
+fn validate_accepts_what_a_refresh_accepts_and_refuses_what_it_refuses() {
+    let named = "\"month(order_date) as order_month\"";
+    // DMS writes its TimestampColumnName as a string: a refresh orders by it.
+    let text = ordered_by("commit_timestamp_column", "string", named);
+    assert!(Manifest::parse(&text).is_ok(), "{text}");
+    // A floating-point sequence cannot order changes; a refresh would refuse every file.
+    let issue = issue_at(
+        &ordered_by("sequence_column", "double", named),
+        "tables[0].ordering.sequence_column",
+    );
+    assert_eq!(issue.line, 16, "the ordering's line");
+    assert!(issue.fix.contains("decimal(p,0)"), "{}", issue.fix);
+    // The nested key `year` would be both a column and a partition key; naming the key works.
+    let issue = issue_at(
+        &ordered_by("commit_timestamp_column", "string", "\"month(order_date)\""),
+        "tables[0].partition_by",
+    );
+    assert!(
+        issue
+            .fix
+            .contains("`month(order_date) as order_date_month`"),
+        "{}",
+        issue.fix
+    );
+}
+
+#[test]
+fn a_named_date_transform_is_stored_as_written_and_round_trips() {
+    let text = ordered_by(
+        "commit_timestamp_column",
+        "string",
+        "\"month(order_date) as order_date_month\"",
+    );
+    let manifest = Manifest::parse(&text).unwrap();
+    let table = &manifest.tables[0];
+    assert_eq!(
+        table.spec.partition_by,
+        vec!["month(order_date) as order_date_month"]
+    );
+    assert!(
+        table
+            .spec_json
+            .contains("\"month(order_date) as order_date_month\""),
+        "{}",
+        table.spec_json
+    );
+    let exported = Manifest::export(&manifest.cadences, &[table.registration()]).unwrap();
+    assert_eq!(Manifest::parse(&exported).unwrap().tables[0], *table);
+}
+
 #[test]
 fn a_check_on_an_absent_field_is_reported_on_the_nearest_line() {
     let issue = issue_at(
@@ -627,6 +689,14 @@ fn the_example_manifest_shows_every_field_and_every_choice() {
     assert_eq!(
         transforms,
         BTreeSet::from(["identity", "year", "month", "day", "hour"])
+    );
+    assert!(
+        manifest
+            .tables
+            .iter()
+            .flat_map(|t| &t.spec.partition_by)
+            .any(|p| p.contains(") as ")),
+        "the example names a date transform"
     );
     for (name, values) in [
         ("date_partition_style", ["nested", "dt"]),

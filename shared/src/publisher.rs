@@ -18,7 +18,7 @@ use crate::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
     PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE, PartitionFailure, TableDefinition,
 };
-use crate::lake::partitioning::HIVE_DEFAULT_PARTITION;
+use crate::lake::partitioning::{HIVE_DEFAULT_PARTITION, PartitionLimitError};
 use crate::lake::snapshot::{DATA_DIR, TableSnapshot, child};
 use crate::lake::table_config::{
     PartitionTransform, TableConfig, hive_type_name, mode_fields, partition_key_names,
@@ -52,6 +52,16 @@ pub enum PublishError {
         /// Partition keys the configuration produces.
         desired: String,
     },
+    /// A partition value is longer than AWS Glue accepts (a snapshot committed before the
+    /// engine checked it): nothing is written.
+    #[error("catalog table {table}: {problem}")]
+    PartitionLimit {
+        /// `database.table`.
+        table: String,
+        /// The value and the fix.
+        #[source]
+        problem: PartitionLimitError,
+    },
     /// Some partitions could not be written.
     #[error("{count} partition(s) of {table} could not be published, e.g. {sample}")]
     Partitions {
@@ -71,7 +81,9 @@ impl PublishError {
     pub fn is_retryable(&self) -> bool {
         match self {
             PublishError::Catalog(e) => e.is_retryable(),
-            PublishError::PartitionKeysChanged { .. } => false,
+            PublishError::PartitionKeysChanged { .. } | PublishError::PartitionLimit { .. } => {
+                false
+            }
             PublishError::Partitions { retryable, .. } => *retryable,
         }
     }
@@ -293,7 +305,8 @@ pub fn plan_partitions(
     plan
 }
 
-/// Brings the catalog to `snapshot`: database, table, partitions.
+/// Brings the catalog to `snapshot`: database, table, partitions. A partition value AWS Glue
+/// would refuse fails the publish before any write.
 pub async fn publish<C: Catalog>(
     catalog: &C,
     config: &TableConfig,
@@ -301,6 +314,15 @@ pub async fn publish<C: Catalog>(
     lake_url: &str,
 ) -> Result<PublishReport, PublishError> {
     let desired = table_definition(config, snapshot, lake_url);
+    for partition in &snapshot.partitions {
+        partition
+            .values
+            .check_glue_limit()
+            .map_err(|problem| PublishError::PartitionLimit {
+                table: format!("{}.{}", desired.database, desired.name),
+                problem,
+            })?;
+    }
     let mut report = PublishReport::default();
     catalog.ensure_database(&desired.database).await?;
     let current = catalog.table(&desired.database, &desired.name).await?;

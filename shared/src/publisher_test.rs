@@ -192,6 +192,21 @@ fn dt_style_date_transform_gives_one_string_key_and_keeps_the_source_column() {
     );
 }
 
+#[test]
+fn a_named_date_transform_is_one_string_partition_key_of_its_name() {
+    let config = config(
+        "current",
+        &["identity(store_id)", "month(created_at) as created_month"],
+        "nested",
+    );
+    let table = table_definition(&config, &snapshot(1, Vec::new()), LAKE_URL);
+    assert_eq!(
+        table.partition_keys,
+        columns(&[("store_id", "int"), ("created_month", "string")])
+    );
+    assert!(table.columns.contains(&column("created_at", "timestamp")));
+}
+
 /// The columns `mode` appends after the source columns.
 fn mode_columns(mode: &str) -> Vec<CatalogColumn> {
     let table = table_definition(
@@ -887,6 +902,30 @@ async fn a_partition_already_gone_counts_as_deleted_without_error() {
     let report = publish_to(&catalog, &by_store(), &snapshot).await.unwrap();
     assert_eq!(catalog.stored(), expected_partitions(&snapshot));
     assert_eq!(report.partitions_deleted, 0, "nothing was there to delete");
+}
+
+#[tokio::test]
+async fn a_partition_value_too_long_for_glue_fails_the_publish_before_any_write() {
+    let catalog = FakeCatalog::default();
+    let long = "9".repeat(1_025);
+    let mut snapshot = stores(1, 0..2);
+    snapshot.partitions.push(partition(
+        &[("store_id", Some(long.as_str()))],
+        "data/store_id=9",
+    ));
+    let error = publish_to(&catalog, &by_store(), &snapshot)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, PublishError::PartitionLimit { table, problem: PartitionLimitError::GlueValueTooLong { key, length: 1_025, .. } }
+            if table == "lake.orders" && key == "store_id"),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert!(
+        catalog.calls().is_empty(),
+        "nothing was sent to the catalog"
+    );
 }
 
 /// Publishes five new stores while every write of store 3 fails with `code`.

@@ -7,31 +7,52 @@
 //!
 //! Layout: `<present><value>\u{1F}<file order key>\u{1F}<row>` where `<present>` is `0` with an
 //! empty value when the row has no ordering value (full loads), else `1`; `<value>` is 40 digits
-//! for sequences and `YYYY-MM-DDTHH:MM:SS.ffffff` for timestamps; `<row>` is 10 digits. `\u{1F}`
-//! sorts before every character an object key may contain, so a file key that is a prefix of
-//! another still sorts first.
+//! for sequences and `YYYY-MM-DDTHH:MM:SS.ffffff[nnn]` for commit times; `<row>` is 10 digits.
+//! `\u{1F}` sorts before every character an object key may contain, so a file key that is a prefix
+//! of another still sorts first.
+//!
+//! Commit times keep full precision: six fractional digits always, then the sub-microsecond
+//! digits (at most three) only when they are not all zero, without trailing zeros. So a
+//! microsecond time is spelled exactly as before sub-microsecond digits were kept (rows already
+//! stored compare unchanged), one instant has one spelling, and a longer spelling is a later
+//! instant than its prefix (its extra digits end in a non-zero digit, and the separator that ends
+//! the shorter one sorts below every digit).
+//!
+//! Commit times come from a timestamp or date column, or from text (DMS writes its
+//! `TimestampColumnName` column as a string in Parquet, and CSV is text):
+//! `yyyy-MM-dd HH:mm:ss[.f]` with 0–9 fractional digits (`T` may separate date and time), UTC.
 
 use std::fmt::Write;
 
-use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, StringArray, StringBuilder, TimestampMicrosecondArray,
+};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Decimal128Type, TimeUnit, TimestampMicrosecondType};
-use arrow::record_batch::RecordBatch;
-use chrono::DateTime;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use thiserror::Error;
 
 /// Width of a sequence value.
 const SEQUENCE_DIGITS: usize = 40;
 /// Separator between the parts; lower than any character of an object key.
 pub const ORDER_SEPARATOR: char = '\u{1F}';
+/// Length of `yyyy-MM-dd HH:mm:ss`, the commit-time text before its fraction.
+const COMMIT_TIME_SECONDS_LEN: usize = 19;
+/// Most fractional digits a commit-time text may have (nanoseconds).
+const MAX_FRACTION_DIGITS: usize = 9;
 
-/// Which column orders the changes of a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderingColumn<'a> {
-    /// A monotonic sequence (integer, digits-only string, or scale-0 decimal).
-    Sequence(&'a str),
-    /// A commit timestamp (timestamp or date).
-    CommitTimestamp(&'a str),
+/// What orders the rows of one file.
+#[derive(Debug, Clone, Copy)]
+pub enum FileOrdering<'a> {
+    /// A monotonic sequence column (integer, digits-only string, or scale-0 decimal).
+    Sequence {
+        /// The column's name.
+        column: &'a str,
+        /// Its values in the file.
+        values: &'a ArrayRef,
+    },
+    /// The rows' commit times.
+    CommitTimes(&'a CommitTimes),
     /// Neither: only file order and row position.
     None,
 }
@@ -41,7 +62,7 @@ pub enum OrderingColumn<'a> {
 pub enum ChangeOrderError {
     /// The ordering column is not a type Tributary can order by.
     #[error(
-        "ordering column `{column}` has type {data_type}; fix: use an integer, digit string or scale-0 decimal sequence, or a timestamp/date commit-time column"
+        "ordering column `{column}` has type {data_type}; fix: use an integer, digit string or scale-0 decimal sequence, or a timestamp, date or `yyyy-MM-dd HH:mm:ss[.fffffffff]` text commit-time column"
     )]
     UnsupportedType {
         /// The column.
@@ -71,34 +92,154 @@ pub enum ChangeOrderError {
         /// The column.
         column: String,
     },
+    /// A text commit timestamp that is not `yyyy-MM-dd HH:mm:ss[.fffffffff]`.
+    #[error(
+        "row {row}, column `{column}`: commit timestamp {value:?} is not `yyyy-MM-dd HH:mm:ss` with 0-9 fractional digits (UTC, as DMS writes its TimestampColumnName column); fix: check that ordering.commit_timestamp_column names the DMS TimestampColumnName column, or correct the value in the file"
+    )]
+    BadCommitTimestamp {
+        /// 1-based row in the file.
+        row: usize,
+        /// The column.
+        column: String,
+        /// The text found.
+        value: String,
+    },
 }
 
-/// Builds the `cdc_order` column for the rows of one file.
-///
-/// `columns` holds the file's source columns; when the ordering column is absent from the file its
-/// rows have no ordering value (they sort before every row that has one).
+/// The commit times of one file's rows (null where the column is null), parsed once and used
+/// for the total order and for scd2 `valid_from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitTimes {
+    times: Vec<Option<NaiveDateTime>>,
+}
+
+impl CommitTimes {
+    /// Reads the commit-timestamp column `column` of a file: a timestamp or date column, or
+    /// text in `yyyy-MM-dd HH:mm:ss[.f]` (0–9 fractional digits, `T` also accepted between date
+    /// and time). An unparsable text or a time outside years 0..=9999 names its 1-based row.
+    pub fn parse(column: &str, values: &ArrayRef) -> Result<CommitTimes, ChangeOrderError> {
+        let times = match values.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                parse_texts(column, values)?
+            }
+            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+                parse_instants(column, values)?
+            }
+            _ => return Err(unsupported(column, values)),
+        };
+        Ok(CommitTimes { times })
+    }
+
+    /// The times as UTC microseconds (sub-microsecond digits truncated): scd2 `valid_from`.
+    pub fn micros(&self) -> TimestampMicrosecondArray {
+        self.times
+            .iter()
+            .map(|time| time.map(|t| t.and_utc().timestamp_micros()))
+            .collect()
+    }
+}
+
+fn parse_texts(
+    column: &str,
+    values: &ArrayRef,
+) -> Result<Vec<Option<NaiveDateTime>>, ChangeOrderError> {
+    let text = cast_with_options(values, &DataType::Utf8, &CastOptions::default())
+        .map_err(|_| unsupported(column, values))?;
+    text.as_string::<i32>()
+        .iter()
+        .enumerate()
+        .map(|(row, value)| match value {
+            None => Ok(None),
+            Some(value) => parse_commit_time(value).map(Some).ok_or_else(|| {
+                ChangeOrderError::BadCommitTimestamp {
+                    row: row + 1,
+                    column: column.to_owned(),
+                    value: value.to_owned(),
+                }
+            }),
+        })
+        .collect()
+}
+
+fn parse_instants(
+    column: &str,
+    values: &ArrayRef,
+) -> Result<Vec<Option<NaiveDateTime>>, ChangeOrderError> {
+    let micros = cast_with_options(
+        values,
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+        &CastOptions::default(),
+    )
+    .map_err(|_| unsupported(column, values))?;
+    micros
+        .as_primitive::<TimestampMicrosecondType>()
+        .iter()
+        .enumerate()
+        .map(|(row, value)| match value {
+            None => Ok(None),
+            Some(value) => DateTime::from_timestamp_micros(value)
+                .map(|t| t.naive_utc())
+                .filter(|t| (0..=9999).contains(&t.year()))
+                .map(Some)
+                .ok_or_else(|| ChangeOrderError::TimestampOutOfRange {
+                    row: row + 1,
+                    column: column.to_owned(),
+                }),
+        })
+        .collect()
+}
+
+/// Parses `yyyy-MM-dd HH:mm:ss[.f]` (0–9 fractional digits; `T` also separates date and time).
+fn parse_commit_time(text: &str) -> Option<NaiveDateTime> {
+    let (seconds, rest) = text.split_at_checked(COMMIT_TIME_SECONDS_LEN)?;
+    let shaped = seconds.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b' ' || b == b'T',
+        13 | 16 => b == b':',
+        _ => b.is_ascii_digit(),
+    });
+    if !shaped {
+        return None;
+    }
+    let nanos = match rest.strip_prefix('.') {
+        None if rest.is_empty() => 0,
+        Some(digits)
+            if (1..=MAX_FRACTION_DIGITS).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let scale = 10u32.pow(u32::try_from(MAX_FRACTION_DIGITS - digits.len()).ok()?);
+            digits.parse::<u32>().ok()?.checked_mul(scale)?
+        }
+        _ => return None,
+    };
+    let number = |from: usize, to: usize| seconds.get(from..to)?.parse::<u32>().ok();
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )?;
+    let time =
+        NaiveTime::from_hms_nano_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?, nanos)?;
+    Some(date.and_time(time))
+}
+
+/// Builds the `cdc_order` column for the `rows` rows of one file.
 pub fn order_column(
-    columns: &RecordBatch,
-    ordering: OrderingColumn<'_>,
+    rows: usize,
+    ordering: FileOrdering<'_>,
     file_order_key: &str,
 ) -> Result<StringArray, ChangeOrderError> {
-    let rows = columns.num_rows();
     let mut builder = StringBuilder::with_capacity(rows, rows * (file_order_key.len() + 64));
-    let values = match ordering {
-        OrderingColumn::Sequence(name) => columns.column_by_name(name).map(|a| (name, a, true)),
-        OrderingColumn::CommitTimestamp(name) => {
-            columns.column_by_name(name).map(|a| (name, a, false))
-        }
-        OrderingColumn::None => None,
-    };
-    match values {
-        None => {
+    match ordering {
+        FileOrdering::None => {
             for row in 0..rows {
                 push(&mut builder, "", file_order_key, row);
             }
         }
-        Some((name, array, true)) => write_sequences(&mut builder, name, array, file_order_key)?,
-        Some((name, array, false)) => write_timestamps(&mut builder, name, array, file_order_key)?,
+        FileOrdering::Sequence { column, values } => {
+            write_sequences(&mut builder, column, values, file_order_key)?
+        }
+        FileOrdering::CommitTimes(times) => write_commit_times(&mut builder, times, file_order_key),
     }
     Ok(builder.finish())
 }
@@ -176,37 +317,25 @@ fn write_sequences(
     Ok(())
 }
 
-fn write_timestamps(
-    builder: &mut StringBuilder,
-    column: &str,
-    array: &ArrayRef,
-    file_order_key: &str,
-) -> Result<(), ChangeOrderError> {
-    let micros = match array.data_type() {
-        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => cast_with_options(
-            array,
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-            &CastOptions::default(),
-        )
-        .map_err(|_| unsupported(column, array))?,
-        _ => return Err(unsupported(column, array)),
-    };
-    let micros = micros.as_primitive::<TimestampMicrosecondType>();
+fn write_commit_times(builder: &mut StringBuilder, times: &CommitTimes, file_order_key: &str) {
     let mut text = String::with_capacity(32);
-    for row in 0..micros.len() {
+    for (row, time) in times.times.iter().enumerate() {
         text.clear();
-        if micros.is_valid(row) {
-            let time = DateTime::from_timestamp_micros(micros.value(row))
-                .filter(|t| (0..=9999).contains(&chrono::Datelike::year(t)))
-                .ok_or_else(|| ChangeOrderError::TimestampOutOfRange {
-                    row: row + 1,
-                    column: column.to_owned(),
-                })?;
-            let _ = write!(text, "{}", time.format("%Y-%m-%dT%H:%M:%S%.6f"));
+        if let Some(time) = time {
+            write_commit_time(&mut text, time);
         }
         push(builder, &text, file_order_key, row);
     }
-    Ok(())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffff`, then the sub-microsecond digits without trailing zeros.
+fn write_commit_time(out: &mut String, time: &NaiveDateTime) {
+    let _ = write!(out, "{}", time.format("%Y-%m-%dT%H:%M:%S%.6f"));
+    let sub_micro = time.nanosecond() % 1_000;
+    if sub_micro != 0 {
+        let digits = format!("{sub_micro:03}");
+        out.push_str(digits.trim_end_matches('0'));
+    }
 }
 
 fn unsupported(column: &str, array: &ArrayRef) -> ChangeOrderError {

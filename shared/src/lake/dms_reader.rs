@@ -5,7 +5,9 @@
 //! from `input.columns`; values are parsed as text first and then cast column by column, so a bad
 //! value is reported with its row, column and text. Parquet files carry their schema; their types are
 //! normalised (timestamps to naive UTC microseconds, large/view strings and binaries to the plain
-//! types) so that the merge engine sees one type per Hive type. The Op column (`I`/`U`/`D`) is
+//! types) so that the merge engine sees one type per Hive type; a text column declared in
+//! `input.columns` with another type (DMS writes its `TimestampColumnName` column as a string) is
+//! parsed like a CSV value of that type. The Op column (`I`/`U`/`D`) is
 //! expected in CDC files when `input.cdc_op_column` and in full-load files when
 //! `input.full_load_op_column`; without it every row is an insert (CDC) or a load (full load).
 //!
@@ -97,7 +99,8 @@ pub struct FileChanges {
     /// CSV: the declared types of `input.columns`. Parquet: the file's types, normalised: any
     /// `Timestamp(unit, tz)` becomes `Timestamp(Microsecond, None)` holding UTC microseconds,
     /// `LargeUtf8`/`Utf8View`/`Dictionary<_, Utf8>` become `Utf8`, `LargeBinary`/`BinaryView`
-    /// become `Binary`, `Decimal32`/`Decimal64` become `Decimal128`. All fields are nullable.
+    /// become `Binary`, `Decimal32`/`Decimal64` become `Decimal128`; a text column declared in
+    /// `input.columns` with another type is parsed as that type. All fields are nullable.
     pub columns: RecordBatch,
     /// One operation per row.
     pub ops: Vec<ChangeOp>,
@@ -416,6 +419,28 @@ fn normalised_type(data_type: &DataType) -> DataType {
     }
 }
 
+/// A Parquet column in its normalised type ([`normalised_type`]); a value that cannot be
+/// represented there is reported with its row.
+fn normalise_column(file: &str, field: &Field, array: &ArrayRef) -> Result<ArrayRef, ReadError> {
+    let target = normalised_type(field.data_type());
+    if &target == array.data_type() {
+        return Ok(Arc::clone(array));
+    }
+    let unconvertible = |row: usize| ReadError::Unconvertible {
+        file: file.to_owned(),
+        row,
+        column: field.name().clone(),
+        from: field.data_type().to_string(),
+        to: target.to_string(),
+    };
+    let converted =
+        cast_with_options(array, &target, &safe_cast()).map_err(|_| unconvertible(1))?;
+    match first_lost_value(array, &converted) {
+        Some(row) => Err(unconvertible(row + 1)),
+        None => Ok(converted),
+    }
+}
+
 fn read_parquet<T: ChunkReader + 'static>(
     file: &str,
     data: T,
@@ -475,25 +500,24 @@ fn read_parquet<T: ChunkReader + 'static>(
         if op_index.as_ref().is_some_and(|(index, _)| *index == i) {
             continue;
         }
-        let target = normalised_type(field.data_type());
-        let array = if &target == array.data_type() {
-            Arc::clone(array)
-        } else {
-            let unconvertible = |row: usize| ReadError::Unconvertible {
-                file: file.to_owned(),
-                row,
-                column: field.name().clone(),
-                from: field.data_type().to_string(),
-                to: target.to_string(),
-            };
-            let converted =
-                cast_with_options(array, &target, &safe_cast()).map_err(|_| unconvertible(1))?;
-            if let Some(row) = first_lost_value(array, &converted) {
-                return Err(unconvertible(row + 1));
+        let normalised = normalise_column(file, field, array)?;
+        // DMS writes some columns as text whatever the source type (its TimestampColumnName
+        // column among them): a text column declared with another type is parsed as that type.
+        let array = match input.declared_column(field.name()) {
+            Some(declared)
+                if normalised.data_type() == &DataType::Utf8
+                    && declared.data_type() != &DataType::Utf8 =>
+            {
+                let text = normalised.as_string::<i32>().clone();
+                cast_declared(
+                    file,
+                    text,
+                    &Field::new(field.name(), declared.data_type().clone(), true),
+                )?
             }
-            converted
+            _ => normalised,
         };
-        fields.push(Field::new(field.name(), target, true));
+        fields.push(Field::new(field.name(), array.data_type().clone(), true));
         arrays.push(array);
     }
     let ops = match op_index {
@@ -602,8 +626,8 @@ fn read_header(
     ))
 }
 
-/// Maps header names to the Op column and declared columns (exact name, else ASCII
-/// case-insensitive, as declared names are unique ignoring case).
+/// Maps header names to the Op column and declared columns
+/// ([`InputFormat::declared_column`]).
 fn header_slots<'a>(
     file: &str,
     header: &[String],
@@ -626,15 +650,7 @@ fn header_slots<'a>(
             continue;
         }
         let field = input
-            .columns
-            .iter()
-            .find(|f| f.name() == name)
-            .or_else(|| {
-                input
-                    .columns
-                    .iter()
-                    .find(|f| f.name().eq_ignore_ascii_case(name))
-            })
+            .declared_column(name)
             .ok_or_else(|| ReadError::UnknownHeaderColumn {
                 file: file.to_owned(),
                 column: name.clone(),

@@ -27,22 +27,25 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::dms_layout::{FileFormat, FileKind};
-use crate::lake::change_order::{ChangeOrderError, OrderingColumn, order_column};
-use crate::lake::dms_reader::{ChangeFileRef, ReadError, read_change_file};
+use crate::lake::change_order::{ChangeOrderError, CommitTimes, FileOrdering, order_column};
+use crate::lake::dms_reader::{ChangeFileRef, ChangeOp, FileChanges, ReadError, read_change_file};
 use crate::lake::key_ranges::{KeyBound, KeyRange, may_contain, row_bounds};
 use crate::lake::lake_files::{LakeFileError, RollingWriter, StoredFile, writer_properties};
+use crate::lake::lake_keys::{
+    self, MAX_REFRESH_ID_LEN, data_file_prefix, partition_version_folder, tombstone_file_prefix,
+};
 use crate::lake::partitioning::{
-    PartitionError, PartitionValues, assign_partitions, identity_column,
+    PartitionError, PartitionLimitError, PartitionValues, assign_partitions, identity_column,
 };
 use crate::lake::schema_evolution::{SchemaError, conform, evolve};
 use crate::lake::snapshot::{
-    self, AppliedFile, DATA_DIR, DataFile, PartitionState, SnapshotColumn, SnapshotError,
-    TOMBSTONE_DIR, TableSnapshot, TombstoneFile, child,
+    self, AppliedFile, DataFile, PartitionState, SnapshotColumn, SnapshotError, TOMBSTONE_DIR,
+    TableSnapshot, TombstoneFile, child,
 };
 use crate::lake::sorted_merge::SortedMerge;
 use crate::lake::table_config::{
-    PartitionTransform, StorageMode, TableConfig, hive_type_name, meta_columns, mode_fields,
-    parse_hive_type,
+    PartitionKeyClash, PartitionTransform, StorageMode, TableConfig, date_partition_key_clash,
+    hive_type_name, meta_columns, mode_fields, parse_hive_type,
 };
 
 /// Rows per batch when streaming stored files and writing output.
@@ -89,7 +92,7 @@ pub struct RefreshRequest<'a> {
     pub config: &'a TableConfig,
     /// Pending files in file order (already applied ones are skipped).
     pub pending: &'a [PendingFile],
-    /// Unique id of this attempt (`[A-Za-z0-9_-]`, ≤ 64): names the new partition versions, so a
+    /// Unique id of this attempt (`[A-Za-z0-9_-]`, ≤ [`MAX_REFRESH_ID_LEN`]): names the new partition versions, so a
     /// retried refresh never mixes files with a crashed one.
     pub refresh_id: &'a str,
     /// The refresh's clock: tombstone and applied-file retention are measured against it.
@@ -215,6 +218,41 @@ pub enum MergeError {
         /// The first DMS file of the refresh.
         file: String,
     },
+    /// A change whose primary key is null (or lacks a key column) cannot identify a row.
+    #[error(
+        "{file}: row {row}, column `{column}`: the primary-key value is null, so the change cannot identify a row; fix: check that the DMS task writes every key column (a before-image keeps the key), correct the file, and retry it"
+    )]
+    NullKey {
+        /// The DMS file.
+        file: String,
+        /// 1-based row in the file.
+        row: usize,
+        /// The key column.
+        column: String,
+    },
+    /// A date transform's partition key is also a column of the data (its files carry no
+    /// declared columns, so the configuration could not check it).
+    #[error("table {table}: {}; fix: {}", clash.problem(), clash.fix())]
+    PartitionKeyClash {
+        /// `schema.table`.
+        table: String,
+        /// The clash (boxed: the variant stays small).
+        clash: Box<PartitionKeyClash>,
+    },
+    /// A row's partition cannot be stored: its value is longer than AWS Glue accepts or its
+    /// object keys longer than S3 accepts.
+    #[error("{file}: row {row}: table {table}: {problem}")]
+    PartitionLimit {
+        /// `schema.table`.
+        table: String,
+        /// The DMS file carrying the value.
+        file: String,
+        /// 1-based row in the file.
+        row: usize,
+        /// Which limit, and the fix.
+        #[source]
+        problem: PartitionLimitError,
+    },
     /// A partition value cannot be computed.
     #[error(transparent)]
     Partition(#[from] PartitionError),
@@ -254,18 +292,33 @@ impl From<ArrowError> for MergeError {
 impl MergeError {
     /// The DMS file (staging path) this error is about, when a file's content caused it (and
     /// not the store, the configuration or the lake). Such a file fails the same way until it is
-    /// fixed, so the processor counts its failures and may quarantine it.
+    /// fixed, so the processor counts its failures and may quarantine it. A value too long for a
+    /// partition is the file's content too: the fix is the data or `partition_by`, and the
+    /// files before it can still be applied.
     pub fn bad_file(&self) -> Option<&str> {
         match self {
             MergeError::BadFile(ReadError::Storage { .. }) => None,
             MergeError::BadFile(e) => Some(e.file()),
-            MergeError::BadOrdering { file, .. } | MergeError::UnsupportedType { file, .. } => {
-                Some(file)
-            }
-            MergeError::Schema(
+            MergeError::BadOrdering { file, .. }
+            | MergeError::UnsupportedType { file, .. }
+            | MergeError::NullKey { file, .. }
+            | MergeError::PartitionLimit { file, .. }
+            | MergeError::Schema(
                 SchemaError::Incompatible { file, .. } | SchemaError::DuplicateColumn { file, .. },
             ) => Some(file),
-            _ => None,
+            MergeError::Schema(
+                SchemaError::UnexpectedColumn { .. }
+                | SchemaError::NotWidening { .. }
+                | SchemaError::Arrow(_),
+            )
+            | MergeError::MissingColumn { .. }
+            | MergeError::PartitionKeyClash { .. }
+            | MergeError::Partition(_)
+            | MergeError::LakeFile(_)
+            | MergeError::Snapshot(_)
+            | MergeError::CommitRefused(_)
+            | MergeError::BadRefreshId(_)
+            | MergeError::Arrow { .. } => None,
         }
     }
 
@@ -294,7 +347,7 @@ pub async fn refresh(
 ) -> Result<RefreshOutcome, MergeError> {
     let config = request.config;
     let valid_id = !request.refresh_id.is_empty()
-        && request.refresh_id.len() <= 64
+        && request.refresh_id.len() <= MAX_REFRESH_ID_LEN
         && request
             .refresh_id
             .bytes()
@@ -386,7 +439,7 @@ impl Layout {
     fn new(
         config: &TableConfig,
         previous: &TableSnapshot,
-        inputs: &[(&PendingFile, crate::lake::dms_reader::FileChanges)],
+        inputs: &[(&PendingFile, FileChanges)],
     ) -> Result<Layout, MergeError> {
         let first_file = inputs
             .first()
@@ -435,6 +488,16 @@ impl Layout {
                 .collect();
         }
         let source = Arc::new(Schema::new(fields));
+        if let Some(clash) = date_partition_key_clash(
+            &config.partition_fields,
+            config.date_partition_style,
+            source.fields().iter().map(|f| f.name().as_str()),
+        ) {
+            return Err(MergeError::PartitionKeyClash {
+                table: config.table_id(),
+                clash: Box::new(clash),
+            });
+        }
         let require = |column: &str, role: &'static str| -> Result<(), MergeError> {
             source
                 .index_of(column)
@@ -511,12 +574,14 @@ impl Layout {
         })
     }
 
-    /// All changes of the refresh: source columns, `cdc_op`, `cdc_order`.
+    /// All changes of the refresh: source columns, `cdc_op`, `cdc_order`, and in scd2 the
+    /// commit time as `valid_from`. Each file's rows are checked on the way ([`check_rows`]).
     fn change_batch(
         &self,
         config: &TableConfig,
-        inputs: &[(&PendingFile, crate::lake::dms_reader::FileChanges)],
+        inputs: &[(&PendingFile, FileChanges)],
     ) -> Result<RecordBatch, MergeError> {
+        let time = DataType::Timestamp(TimeUnit::Microsecond, None);
         let mut fields: Vec<Field> = self
             .source
             .fields()
@@ -525,34 +590,38 @@ impl Layout {
             .collect();
         fields.push(Field::new(meta_columns::OP, DataType::Utf8, true));
         fields.push(Field::new(meta_columns::ORDER, DataType::Utf8, true));
+        if config.mode == StorageMode::Scd2 {
+            fields.push(Field::new(meta_columns::VALID_FROM, time.clone(), true));
+        }
         let schema = Arc::new(Schema::new(fields));
-        let ordering = match (&config.sequence_column, &config.commit_timestamp_column) {
-            (Some(column), _) => OrderingColumn::Sequence(column),
-            (None, Some(column)) => OrderingColumn::CommitTimestamp(column),
-            (None, None) => OrderingColumn::None,
-        };
         let mut batches = Vec::with_capacity(inputs.len());
         for (file, changes) in inputs {
-            // A full load is a snapshot taken before the CDC stream it precedes: its rows order
-            // before every CDC change, whatever their timestamps (DMS stamps load rows with the
-            // transfer time, later than changes cached during the load).
-            let ordering = if file.kind == FileKind::FullLoad {
-                OrderingColumn::None
-            } else {
-                ordering
-            };
-            let order =
-                order_column(&changes.columns, ordering, &file.order_key).map_err(|source| {
-                    MergeError::BadOrdering {
-                        file: file.path.to_string(),
-                        source,
-                    }
-                })?;
             let conformed = conform(&changes.columns, &self.source)?;
+            check_rows(config, file, &conformed, &changes.ops)?;
+            let bad_ordering = |source| MergeError::BadOrdering {
+                file: file.path.to_string(),
+                source,
+            };
+            let commit_times = config
+                .commit_timestamp_column
+                .as_deref()
+                .and_then(|name| changes.columns.column_by_name(name).map(|c| (name, c)))
+                .map(|(name, values)| CommitTimes::parse(name, values))
+                .transpose()
+                .map_err(bad_ordering)?;
+            let rows = changes.columns.num_rows();
+            let ordering = file_ordering(config, file, &changes.columns, commit_times.as_ref());
+            let order = order_column(rows, ordering, &file.order_key).map_err(bad_ordering)?;
             let ops: StringArray = changes.ops.iter().map(|op| Some(op.as_str())).collect();
             let mut columns = conformed.columns().to_vec();
             columns.push(Arc::new(ops));
             columns.push(Arc::new(order));
+            if config.mode == StorageMode::Scd2 {
+                columns.push(match &commit_times {
+                    Some(times) => Arc::new(times.micros()),
+                    None => arrow::array::new_null_array(&time, rows),
+                });
+            }
             batches.push(
                 RecordBatch::try_new(Arc::clone(&schema), columns)
                     .map_err(arrow("assembling changes"))?,
@@ -1075,21 +1144,16 @@ impl<'a> Refresh<'a> {
     fn scd2_versions(&self, changes: &RecordBatch) -> Result<RecordBatch, MergeError> {
         let time = DataType::Timestamp(TimeUnit::Microsecond, None);
         let rows = changes.num_rows();
-        let commit = self
-            .config
-            .commit_timestamp_column
-            .as_deref()
-            .and_then(|c| changes.column_by_name(c))
-            .map(|c| cast_with_options(c, &time, &CastOptions::default()))
-            .transpose()
-            .map_err(arrow("reading commit times"))?
-            .unwrap_or_else(|| arrow::array::new_null_array(&time, rows));
         let ops = op_values(changes)?;
         let deleted: BooleanArray = ops.iter().map(|op| Some(op == Some("D"))).collect();
         let mut columns = Vec::with_capacity(self.layout.rows.fields().len());
         for field in self.layout.rows.fields() {
             let column: ArrayRef = match field.name().as_str() {
-                meta_columns::VALID_FROM => Arc::clone(&commit),
+                meta_columns::VALID_FROM => Arc::clone(column(
+                    changes,
+                    meta_columns::VALID_FROM,
+                    "building versions",
+                )?),
                 meta_columns::VALID_TO => arrow::array::new_null_array(&time, rows),
                 meta_columns::IS_CURRENT => Arc::new(BooleanArray::from(vec![false; rows])),
                 meta_columns::IS_DELETED => Arc::new(deleted.clone()),
@@ -1240,11 +1304,7 @@ impl<'a> Refresh<'a> {
         version: u64,
         refresh_id: &str,
     ) -> Result<Option<PartitionState>, MergeError> {
-        let folder = if path.is_empty() {
-            format!("{DATA_DIR}/v{version:010}-{refresh_id}")
-        } else {
-            format!("{DATA_DIR}/{path}/v{version:010}-{refresh_id}")
-        };
+        let folder = partition_version_folder(path, version, refresh_id);
         let target = self.config.output.target_file_size_bytes;
         let files = previous.map(|p| p.files.as_slice()).unwrap_or_default();
         let small = files.iter().filter(|f| f.size < target / 2).count();
@@ -1320,7 +1380,7 @@ impl<'a> Refresh<'a> {
             key_indices,
             key_hive_types,
         )
-        .with_name_prefix(format!("part-{version:010}"));
+        .with_name_prefix(data_file_prefix(version));
         let mut merge = SortedMerge::new(
             inputs,
             &file_schema,
@@ -1428,7 +1488,7 @@ impl<'a> Refresh<'a> {
             key_indices,
             self.layout.key_hive_types.clone(),
         )
-        .with_name_prefix(format!("v{version:010}-{refresh_id}"));
+        .with_name_prefix(tombstone_file_prefix(version, refresh_id));
         writer.write(&sorted).await?;
         let files = writer.finish().await?;
         let Some(file) = files.into_iter().next() else {
@@ -1447,6 +1507,93 @@ impl<'a> Refresh<'a> {
             size: file.size,
         })
     }
+}
+
+/// What orders a file's rows: nothing for a full load (a snapshot taken before the CDC stream it
+/// precedes: DMS stamps load rows with the transfer time, later than changes cached during the
+/// load, and those changes must win), else the sequence column, else the commit times.
+fn file_ordering<'f>(
+    config: &'f TableConfig,
+    file: &PendingFile,
+    columns: &'f RecordBatch,
+    commit_times: Option<&'f CommitTimes>,
+) -> FileOrdering<'f> {
+    if file.kind == FileKind::FullLoad {
+        return FileOrdering::None;
+    }
+    match (&config.sequence_column, commit_times) {
+        (Some(column), _) => columns
+            .column_by_name(column)
+            .map_or(FileOrdering::None, |values| FileOrdering::Sequence {
+                column,
+                values,
+            }),
+        (None, Some(times)) => FileOrdering::CommitTimes(times),
+        (None, None) => FileOrdering::None,
+    }
+}
+
+/// Refuses rows of one file (conformed to the table's columns) that the table cannot hold,
+/// naming the file, the 1-based row and the column: a null primary-key value (CDC and full load,
+/// any op), or a partition beyond S3's or AWS Glue's limits.
+fn check_rows(
+    config: &TableConfig,
+    file: &PendingFile,
+    rows: &RecordBatch,
+    ops: &[ChangeOp],
+) -> Result<(), MergeError> {
+    for key in &config.primary_key {
+        let values = column(rows, key, "checking keys")?;
+        let null_row = values
+            .logical_nulls()
+            .and_then(|nulls| (0..nulls.len()).find(|&row| nulls.is_null(row)));
+        if let Some(row) = null_row {
+            return Err(MergeError::NullKey {
+                file: file.path.to_string(),
+                row: row + 1,
+                column: key.clone(),
+            });
+        }
+    }
+    check_partition_limits(config, file, rows, ops)
+}
+
+/// Refuses a partition of the file's rows whose value AWS Glue or whose object keys S3 would
+/// refuse, before anything is written. In current mode a delete only leaves a tombstone, so its
+/// partition is never written and not checked.
+fn check_partition_limits(
+    config: &TableConfig,
+    file: &PendingFile,
+    rows: &RecordBatch,
+    ops: &[ChangeOp],
+) -> Result<(), MergeError> {
+    if config.partition_fields.is_empty() {
+        return Ok(());
+    }
+    let assignment =
+        assign_partitions(rows, &config.partition_fields, config.date_partition_style)?;
+    for (index, values) in assignment.partitions.iter().enumerate() {
+        let Err(problem) = lake_keys::check_partition(&config.location, values) else {
+            continue;
+        };
+        let stored_row = assignment
+            .row_partition
+            .iter()
+            .zip(ops)
+            .position(|(partition, op)| {
+                *partition as usize == index
+                    && (config.mode != StorageMode::Current || !op.is_delete())
+            });
+        if let Some(row) = stored_row {
+            return Err(MergeError::PartitionLimit {
+                table: config.table_id(),
+                file: file.path.to_string(),
+                row: row + 1,
+                problem,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Key columns and `cdc_order`: the schema of tombstones and of key lookups.
@@ -1567,3 +1714,7 @@ mod tests;
 #[cfg(test)]
 #[path = "engine_model_test.rs"]
 mod model_tests;
+
+#[cfg(test)]
+#[path = "engine_input_test.rs"]
+mod input_tests;

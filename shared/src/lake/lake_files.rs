@@ -108,6 +108,11 @@ struct OpenFile {
     rows: u64,
 }
 
+/// The name of a folder's `index`-th file: `<prefix>-NNNNN.parquet`.
+pub fn file_name(prefix: &str, index: usize) -> String {
+    format!("{prefix}-{index:05}.parquet")
+}
+
 /// Writes sorted batches into `<prefix>-NNNNN.parquet` files of one folder, starting a new file when
 /// the current one reaches the target size.
 pub struct RollingWriter {
@@ -201,7 +206,7 @@ impl RollingWriter {
     }
 
     fn start_file(&self) -> Result<OpenFile, LakeFileError> {
-        let name = format!("{}-{:05}.parquet", self.name_prefix, self.written.len());
+        let name = file_name(&self.name_prefix, self.written.len());
         let path = self.folder.clone().join(name.as_str());
         let sink = BufWriter::new(Arc::clone(&self.store), path.clone());
         let writer = AsyncArrowWriter::try_new(

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod garbage;
 pub mod key_ranges;
 pub mod lake_files;
+pub mod lake_keys;
 pub mod partitioning;
 pub mod schema_evolution;
 pub mod snapshot;

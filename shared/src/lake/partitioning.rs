@@ -101,6 +101,46 @@ pub enum PartitionError {
     Arrow(#[from] ArrowError),
 }
 
+/// AWS Glue's limit on each partition value (`PartitionInput.Values`: 1–1,024 characters). Counted
+/// in UTF-16 code units, as the service counts characters, so a value within it is accepted.
+pub const GLUE_MAX_PARTITION_VALUE_CHARS: usize = 1024;
+/// How much of a refused value or path an error message shows.
+const LIMIT_PREFIX_CHARS: usize = 40;
+
+/// A partition the lake bucket or the catalog cannot hold (docs/DESIGN.md §10).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PartitionLimitError {
+    /// A value longer than AWS Glue accepts.
+    #[error(
+        "the value of partition key `{key}` starting {value_prefix:?} is {length} characters long; AWS Glue accepts at most {GLUE_MAX_PARTITION_VALUE_CHARS} per partition value; fix: partition by a column with shorter values (or a date transform), or shorten the value at the source"
+    )]
+    GlueValueTooLong {
+        /// The partition key.
+        key: String,
+        /// The value's first characters.
+        value_prefix: String,
+        /// Its length in UTF-16 code units.
+        length: usize,
+    },
+    /// A partition path that makes object keys longer than S3 accepts.
+    #[error(
+        "partition `{path_prefix}…` makes object keys of up to {key_bytes} bytes; S3 accepts at most {limit} bytes per key; fix: partition by columns with shorter values (Hive escaping triples some characters), or choose a shorter target.location"
+    )]
+    ObjectKeyTooLong {
+        /// The partition path's first characters.
+        path_prefix: String,
+        /// The longest key its files can have.
+        key_bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// The first `LIMIT_PREFIX_CHARS` characters of `text`.
+pub(crate) fn limit_prefix(text: &str) -> String {
+    text.chars().take(LIMIT_PREFIX_CHARS).collect()
+}
+
 const IDENTITY_TYPES: &str = "identity partitions support string, integer, boolean, date, \
      timestamp and decimal columns";
 const DATE_TYPES: &str = "date transforms support date and timestamp columns without a time zone \
@@ -216,6 +256,23 @@ impl PartitionValues {
             .map(PartitionValues)
     }
 
+    /// Refuses a value AWS Glue would refuse as too long (null is stored as
+    /// [`HIVE_DEFAULT_PARTITION`], which fits).
+    pub fn check_glue_limit(&self) -> Result<(), PartitionLimitError> {
+        for (key, value) in &self.0 {
+            let Some(value) = value else { continue };
+            let length = value.encode_utf16().count();
+            if length > GLUE_MAX_PARTITION_VALUE_CHARS {
+                return Err(PartitionLimitError::GlueValueTooLong {
+                    key: key.clone(),
+                    value_prefix: limit_prefix(value),
+                    length,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The value of `key`: `None` when the key is absent, `Some(None)` when its value is null.
     pub fn get(&self, key: &str) -> Option<&Option<String>> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -235,10 +292,12 @@ pub struct PartitionAssignment {
 enum FieldKeys {
     /// The column itself is the key; rendered with [`render_identity`].
     Identity { key: String, column: ArrayRef },
-    /// A bucket number per row (see [`bucket`]); rendered with [`render_bucket`].
+    /// A bucket number per row (see [`bucket`]); rendered with [`render_bucket`] in `style`
+    /// (`dt` for a named transform: one key).
     Date {
         keys: Vec<String>,
         transform: PartitionTransform,
+        style: DatePartitionStyle,
         buckets: Int64Array,
         grouping: ArrayRef,
     },
@@ -256,7 +315,6 @@ impl FieldKeys {
     fn render(
         &self,
         row: usize,
-        style: DatePartitionStyle,
         out: &mut Vec<(String, Option<String>)>,
     ) -> Result<(), PartitionError> {
         match self {
@@ -270,11 +328,12 @@ impl FieldKeys {
             FieldKeys::Date {
                 keys,
                 transform,
+                style,
                 buckets,
                 ..
             } => {
                 let values = (row < buckets.len() && buckets.is_valid(row))
-                    .then(|| render_bucket(buckets.value(row), *transform, style));
+                    .then(|| render_bucket(buckets.value(row), *transform, *style));
                 match values {
                     Some(values) => {
                         out.extend(keys.iter().cloned().zip(values.into_iter().map(Some)))
@@ -294,7 +353,8 @@ impl FieldKeys {
 /// empty strings and the literal [`HIVE_DEFAULT_PARTITION`] go to the default partition (Hive
 /// convention). Dictionary-encoded columns partition by their values. Date transforms (on date
 /// columns, or timestamps without a zone or in UTC) produce the keys of [`partition_key_names`] with
-/// zero-padded UTC calendar values; a null date makes every produced key null.
+/// zero-padded UTC calendar values (a named transform one key with the `dt`-style value, e.g.
+/// `2024-01`); a null date makes every produced key null.
 pub fn assign_partitions(
     batch: &RecordBatch,
     fields: &[PartitionField],
@@ -356,7 +416,7 @@ pub fn assign_partitions(
     for &row in &first_rows {
         let mut values = Vec::new();
         for keys in &field_keys {
-            keys.render(row, style, &mut values)?;
+            keys.render(row, &mut values)?;
         }
         let values = PartitionValues(values);
         let id = match index.get(&values) {
@@ -424,6 +484,10 @@ fn field_keys(
     Ok(FieldKeys::Date {
         keys,
         transform: field.transform,
+        style: match field.name {
+            Some(_) => DatePartitionStyle::Dt,
+            None => style,
+        },
         grouping: Arc::new(buckets.clone()),
         buckets,
     })

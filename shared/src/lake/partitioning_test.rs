@@ -21,6 +21,7 @@ fn field(column: &str, transform: PartitionTransform) -> PartitionField {
     PartitionField {
         column: column.to_owned(),
         transform,
+        name: None,
     }
 }
 
@@ -406,6 +407,58 @@ fn all_four_transforms_in_both_styles() {
     assert_eq!(
         one_timestamp_paths(ts, DatePartitionStyle::Dt),
         vec!["dt=2024", "dt=2024-01", "dt=2024-01-05", "dt=2024-01-05-07"]
+    );
+}
+
+#[test]
+fn a_named_date_transform_gives_one_key_with_the_dt_value_in_either_style() {
+    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+        Some(micros(2013, 1, 5, 7, 0, 0, 0)),
+        None,
+    ]));
+    let b = batch(vec![("time_hour", ts)]);
+    for style in [DatePartitionStyle::Nested, DatePartitionStyle::Dt] {
+        for (transform, value) in [
+            (PartitionTransform::Year, "2013"),
+            (PartitionTransform::Month, "2013-01"),
+            (PartitionTransform::Day, "2013-01-05"),
+            (PartitionTransform::Hour, "2013-01-05-07"),
+        ] {
+            let named = PartitionField {
+                name: Some("time_hour_part".to_owned()),
+                ..field("time_hour", transform)
+            };
+            let a = assign_partitions(&b, &[named], style).unwrap();
+            assert_eq!(
+                row_paths(&a),
+                vec![
+                    format!("time_hour_part={value}"),
+                    format!("time_hour_part={HIVE_DEFAULT_PARTITION}")
+                ]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_glue_limit_counts_utf16_code_units_and_lets_nulls_pass() {
+    let at_limit = "g".repeat(GLUE_MAX_PARTITION_VALUE_CHARS);
+    assert_eq!(
+        pv(&[("k", Some(&at_limit)), ("n", None)]).check_glue_limit(),
+        Ok(())
+    );
+    // An emoji is one character but two UTF-16 code units, as AWS counts.
+    let emoji = format!(
+        "{}\u{1F600}",
+        "g".repeat(GLUE_MAX_PARTITION_VALUE_CHARS - 1)
+    );
+    assert_eq!(
+        pv(&[("k", Some("short")), ("e", Some(&emoji))]).check_glue_limit(),
+        Err(PartitionLimitError::GlueValueTooLong {
+            key: "e".to_owned(),
+            value_prefix: "g".repeat(40),
+            length: GLUE_MAX_PARTITION_VALUE_CHARS + 1,
+        })
     );
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::dms_layout::SourceTable;
+use crate::lake::lake_keys::{S3_MAX_KEY_BYTES, longest_key_bytes};
 
 /// Columns Tributary adds to lake rows. Source columns must not use these names.
 pub mod meta_columns {
@@ -77,7 +78,8 @@ pub struct TableSpec {
     /// `current`, `history` or `scd2`.
     #[serde(default)]
     pub storage_mode: StorageMode,
-    /// Partition fields: `identity(col)`, `year(col)`, `month(col)`, `day(col)`, `hour(col)`.
+    /// Partition fields: `identity(col)`, `year(col)`, `month(col)`, `day(col)`, `hour(col)`; a
+    /// date transform may be named, `month(col) as col_month` (one key, value `2024-01`).
     #[serde(default)]
     pub partition_by: Vec<String>,
     /// How date transforms are laid out: `nested` (`year=2024/month=01/day=05`) or `dt`
@@ -344,6 +346,9 @@ pub struct PartitionField {
     pub column: String,
     /// How the column's value becomes the partition value.
     pub transform: PartitionTransform,
+    /// The partition key of a named date transform (`month(ts) as ts_month`): one key holding
+    /// the `dt`-style value (`2024-01`), whatever the date partition style.
+    pub name: Option<String>,
 }
 
 /// How a column value becomes a partition value.
@@ -400,6 +405,18 @@ pub struct InputFormat {
     /// Declared source columns (nullable arrow fields), in file order; empty when files carry
     /// their own schema (Parquet).
     pub columns: Vec<Field>,
+}
+
+impl InputFormat {
+    /// The declared column named `name`: the exact name, else the one equal ignoring ASCII case
+    /// (declared names are unique ignoring case, as Athena ignores it).
+    pub fn declared_column(&self, name: &str) -> Option<&Field> {
+        self.columns.iter().find(|f| f.name() == name).or_else(|| {
+            self.columns
+                .iter()
+                .find(|f| f.name().eq_ignore_ascii_case(name))
+        })
+    }
 }
 
 /// Validated output options.
@@ -459,8 +476,11 @@ impl TryFrom<TableSpec> for TableConfig {
                 require_known_column(field, column, &known)?;
             }
         }
+        if let Some(column) = &spec.ordering.sequence_column {
+            require_sequence_type(&columns, column)?;
+        }
         if let Some(column) = &spec.ordering.commit_timestamp_column {
-            require_temporal(&columns, "ordering.commit_timestamp_column", column)?;
+            require_commit_time_type(&columns, column)?;
         }
         if spec.storage_mode == StorageMode::Scd2 && spec.ordering.commit_timestamp_column.is_none()
         {
@@ -557,7 +577,24 @@ fn validate_location(location: &str) -> Result<Path, TableConfigError> {
             "{location:?} is not a prefix inside the lake bucket"
         )));
     }
-    Path::parse(trimmed).map_err(|e| bad(format!("{location:?} is not a valid object path: {e}")))
+    let path = Path::parse(trimmed)
+        .map_err(|e| bad(format!("{location:?} is not a valid object path: {e}")))?;
+    let longest = longest_key_bytes(&path, "");
+    if longest > S3_MAX_KEY_BYTES {
+        let overhead = longest.saturating_sub(path.as_ref().len());
+        return Err(invalid(
+            "target.location",
+            format!(
+                "a location of {} bytes makes object keys of up to {longest} bytes; S3 accepts at most {S3_MAX_KEY_BYTES}",
+                path.as_ref().len()
+            ),
+            format!(
+                "use a prefix of at most {} bytes (partition paths need room too)",
+                S3_MAX_KEY_BYTES.saturating_sub(overhead)
+            ),
+        ));
+    }
+    Ok(path)
 }
 
 fn validate_columns(columns: &[ColumnSpec]) -> Result<Vec<Field>, TableConfigError> {
@@ -680,16 +717,53 @@ fn require_known_column(
 }
 
 fn require_temporal(columns: &[Field], field: &str, column: &str) -> Result<(), TableConfigError> {
-    match columns
-        .iter()
-        .find(|f| f.name() == column)
-        .map(Field::data_type)
-    {
+    match declared(columns, column) {
         None | Some(DataType::Date32) | Some(DataType::Timestamp(_, _)) => Ok(()),
         Some(other) => Err(invalid(
             field,
             format!("column `{column}` is {other}, not a date or timestamp"),
             "declare it as date or timestamp, or choose another column",
+        )),
+    }
+}
+
+/// The declared type of `column`, when columns are declared and it is among them.
+fn declared<'c>(columns: &'c [Field], column: &str) -> Option<&'c DataType> {
+    columns
+        .iter()
+        .find(|f| f.name() == column)
+        .map(Field::data_type)
+}
+
+/// A sequence column is compared as a number: integers, digit strings, scale-0 decimals.
+fn require_sequence_type(columns: &[Field], column: &str) -> Result<(), TableConfigError> {
+    match declared(columns, column) {
+        None
+        | Some(
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Utf8
+            | DataType::Decimal128(_, 0),
+        ) => Ok(()),
+        Some(other) => Err(invalid(
+            "ordering.sequence_column",
+            format!("column `{column}` is {other}, which cannot order changes as a sequence"),
+            "declare it as bigint, decimal(p,0) or string (digits only, e.g. $AR_H_CHANGE_SEQ), or use ordering.commit_timestamp_column alone",
+        )),
+    }
+}
+
+/// A commit-timestamp column holds timestamps, dates, or the text DMS writes
+/// (`yyyy-MM-dd HH:mm:ss[.ffffff]`).
+fn require_commit_time_type(columns: &[Field], column: &str) -> Result<(), TableConfigError> {
+    match declared(columns, column) {
+        None | Some(DataType::Date32 | DataType::Timestamp(_, _) | DataType::Utf8) => Ok(()),
+        Some(other) => Err(invalid(
+            "ordering.commit_timestamp_column",
+            format!("column `{column}` is {other}, not a timestamp, date or timestamp text"),
+            "declare the DMS TimestampColumnName column as timestamp or string, or choose another column",
         )),
     }
 }
@@ -736,6 +810,33 @@ fn validate_primary_key(
     Ok(())
 }
 
+/// Parses `transform(column)` or `transform(column) as name` (`as` in any case).
+fn parse_partition_field(text: &str) -> Option<PartitionField> {
+    let text = text.trim();
+    let close = text.rfind(')')?;
+    let (call, rest) = (text.get(..close)?, text.get(close + 1..)?.trim());
+    let (transform, column) = call.split_once('(')?;
+    let transform = PartitionTransform::ALL
+        .into_iter()
+        .find(|t| t.as_str() == transform.trim())?;
+    let column = column.trim();
+    let name = if rest.is_empty() {
+        None
+    } else {
+        let (keyword, name) = rest.split_at_checked(2)?;
+        let spaced = name.starts_with(char::is_whitespace);
+        if !keyword.eq_ignore_ascii_case("as") || !spaced || name.trim().is_empty() {
+            return None;
+        }
+        Some(name.trim().to_owned())
+    };
+    (!column.is_empty()).then(|| PartitionField {
+        column: column.to_owned(),
+        transform,
+        name,
+    })
+}
+
 fn parse_partition_fields(
     specs: &[String],
     columns: &[Field],
@@ -744,40 +845,32 @@ fn parse_partition_fields(
     let mut fields = Vec::with_capacity(specs.len());
     for (i, text) in specs.iter().enumerate() {
         let field = format!("partition_by[{i}]");
-        let parsed = text.trim().strip_suffix(')').and_then(|head| {
-            let (name, column) = head.split_once('(')?;
-            let transform = PartitionTransform::ALL
-                .into_iter()
-                .find(|t| t.as_str() == name.trim())?;
-            Some(PartitionField {
-                column: column.trim().to_owned(),
-                transform,
-            })
-        });
-        let Some(parsed) = parsed.filter(|p| !p.column.is_empty()) else {
+        let Some(parsed) = parse_partition_field(text) else {
             return Err(invalid(
                 field,
                 format!("{text:?} is not a partition field"),
-                "write identity(col), year(col), month(col), day(col) or hour(col)",
+                "write identity(col), year(col), month(col), day(col) or hour(col); a date transform may be named: month(col) as col_month",
             ));
         };
         require_known_column(&field, &parsed.column, known)?;
+        if let Some(name) = &parsed.name {
+            validate_partition_key_name(&field, &parsed, name)?;
+        }
         if parsed.transform != PartitionTransform::Identity {
             require_temporal(columns, &field, &parsed.column)?;
         }
-        if let Some(f) = columns.iter().find(|f| f.name() == &parsed.column)
-            && parsed.transform == PartitionTransform::Identity
+        if parsed.transform == PartitionTransform::Identity
+            && let Some(data_type) = declared(columns, &parsed.column)
             && matches!(
-                f.data_type(),
+                data_type,
                 DataType::Float32 | DataType::Float64 | DataType::Binary
             )
         {
             return Err(invalid(
                 field,
                 format!(
-                    "`{}` has type {}, which makes unstable partition values",
-                    parsed.column,
-                    f.data_type()
+                    "`{}` has type {data_type}, which makes unstable partition values",
+                    parsed.column
                 ),
                 "partition by a string, integer, date or boolean column, or a date transform",
             ));
@@ -797,31 +890,147 @@ fn parse_partition_fields(
     Ok(fields)
 }
 
-/// The partition-key names a spec produces, outermost first (identity fields use the column
-/// name; date transforms use `year`/`month`/`day`/`hour` or `dt`).
-pub fn partition_key_names(fields: &[PartitionField], style: DatePartitionStyle) -> Vec<String> {
-    let mut names = Vec::new();
-    for field in fields {
-        match (field.transform, style) {
-            (PartitionTransform::Identity, _) => names.push(field.column.clone()),
-            (_, DatePartitionStyle::Dt) => names.push("dt".to_owned()),
-            (transform, DatePartitionStyle::Nested) => {
-                let depth = match transform {
-                    PartitionTransform::Year => 1,
-                    PartitionTransform::Month => 2,
-                    PartitionTransform::Day => 3,
-                    _ => 4,
-                };
-                names.extend(
-                    ["year", "month", "day", "hour"]
-                        .iter()
-                        .take(depth)
-                        .map(|s| (*s).to_owned()),
-                );
-            }
-        }
+/// The name of a named date transform: a Glue column name that is not one of Tributary's.
+fn validate_partition_key_name(
+    field: &str,
+    parsed: &PartitionField,
+    name: &str,
+) -> Result<(), TableConfigError> {
+    if parsed.transform == PartitionTransform::Identity {
+        return Err(invalid(
+            field,
+            format!(
+                "an identity partition is named after its column (Hive keeps `{}` in the path), so it cannot be named `{name}`",
+                parsed.column
+            ),
+            format!("write identity({}) without `as {name}`", parsed.column),
+        ));
     }
-    names
+    if meta_columns::ALL
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(name))
+    {
+        return Err(invalid(
+            field,
+            format!("`{name}` is reserved for Tributary's own columns"),
+            format!("choose another name, e.g. {}", suggested_key_name(parsed)),
+        ));
+    }
+    validate_glue_name(field, name).map(|_| ())
+}
+
+/// A partition-key name for a date transform that no source column is likely to have:
+/// `<column>_<transform>` in `[a-z0-9_]`.
+fn suggested_key_name(field: &PartitionField) -> String {
+    let column: String = field
+        .column
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9') => c,
+            _ => '_',
+        })
+        .collect();
+    format!("{column}_{}", field.transform.as_str())
+}
+
+/// The partition-key names a spec produces, outermost first: identity fields use the column
+/// name; named date transforms their name; other date transforms `year`/`month`/`day`/`hour`
+/// (nested) or `dt`.
+pub fn partition_key_names(fields: &[PartitionField], style: DatePartitionStyle) -> Vec<String> {
+    fields
+        .iter()
+        .flat_map(|field| field_key_names(field, style))
+        .collect()
+}
+
+/// The partition-key names of one field.
+fn field_key_names(field: &PartitionField, style: DatePartitionStyle) -> Vec<String> {
+    if let Some(name) = &field.name {
+        return vec![name.clone()];
+    }
+    let depth = match (field.transform, style) {
+        (PartitionTransform::Identity, _) => return vec![field.column.clone()],
+        (_, DatePartitionStyle::Dt) => return vec!["dt".to_owned()],
+        (PartitionTransform::Year, _) => 1,
+        (PartitionTransform::Month, _) => 2,
+        (PartitionTransform::Day, _) => 3,
+        (PartitionTransform::Hour, _) => 4,
+    };
+    ["year", "month", "day", "hour"]
+        .iter()
+        .take(depth)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// A date transform's partition key that is also a source column (Athena ignores case, and a
+/// column cannot be both a data column and a partition key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionKeyClash {
+    /// The partition key.
+    pub key: String,
+    /// The source column of the same name.
+    pub column: String,
+    /// The partition field producing the key, as written in `partition_by` (without a name).
+    pub field: String,
+    /// A name for the field that avoids the clash.
+    pub suggested_name: String,
+    /// Whether the `dt` style would avoid it too (an unnamed transform in nested style).
+    pub dt_style_avoids_it: bool,
+}
+
+impl PartitionKeyClash {
+    /// What is wrong.
+    pub fn problem(&self) -> String {
+        format!(
+            "the partition key `{}` of {} is also the source column `{}`",
+            self.key, self.field, self.column
+        )
+    }
+
+    /// How to fix it.
+    pub fn fix(&self) -> String {
+        let style = if self.dt_style_avoids_it {
+            "use date_partition_style dt, or "
+        } else {
+            ""
+        };
+        format!(
+            "name the partition key: `{} as {}` (or {style}rename the source column)",
+            self.field, self.suggested_name
+        )
+    }
+}
+
+/// The first date-transform partition key that equals a column of `columns`, ignoring case.
+pub fn date_partition_key_clash<'c>(
+    fields: &[PartitionField],
+    style: DatePartitionStyle,
+    columns: impl IntoIterator<Item = &'c str> + Clone,
+) -> Option<PartitionKeyClash> {
+    fields
+        .iter()
+        .filter(|f| f.transform != PartitionTransform::Identity)
+        .find_map(|field| {
+            field_key_names(field, style).into_iter().find_map(|key| {
+                let column = columns
+                    .clone()
+                    .into_iter()
+                    .find(|c| c.eq_ignore_ascii_case(&key))?;
+                Some(PartitionKeyClash {
+                    dt_style_avoids_it: field.name.is_none()
+                        && style == DatePartitionStyle::Nested
+                        && !columns
+                            .clone()
+                            .into_iter()
+                            .any(|c| c.eq_ignore_ascii_case("dt")),
+                    column: column.to_owned(),
+                    field: format!("{}({})", field.transform.as_str(), field.column),
+                    suggested_name: suggested_key_name(field),
+                    key,
+                })
+            })
+        })
 }
 
 fn validate_partition_names(
@@ -832,31 +1041,18 @@ fn validate_partition_names(
     let names = partition_key_names(fields, style);
     let mut seen = HashSet::new();
     for name in &names {
-        if !seen.insert(name.as_str()) {
+        if !seen.insert(name.to_ascii_lowercase()) {
             return Err(invalid(
                 "partition_by",
                 format!("two partition fields produce the partition key `{name}`"),
-                "use one date transform per table, or date_partition_style nested",
+                "give each date transform its own name (month(col) as col_month), or use one date transform per table",
             ));
         }
     }
-    for field in fields
-        .iter()
-        .filter(|f| f.transform != PartitionTransform::Identity)
-    {
-        let produced = partition_key_names(std::slice::from_ref(field), style);
-        if let Some(clash) = produced
-            .iter()
-            .find(|n| columns.iter().any(|c| c.name().eq_ignore_ascii_case(n)))
-        {
-            return Err(invalid(
-                "partition_by",
-                format!("the date transform's partition key `{clash}` is also a source column"),
-                "switch date_partition_style, or rename the source column",
-            ));
-        }
+    match date_partition_key_clash(fields, style, columns.iter().map(|c| c.name().as_str())) {
+        Some(clash) => Err(invalid("partition_by", clash.problem(), clash.fix())),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn validate_input(spec: &InputSpec, columns: Vec<Field>) -> Result<InputFormat, TableConfigError> {

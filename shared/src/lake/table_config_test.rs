@@ -120,11 +120,13 @@ fn a_full_configuration_parses_to_the_expected_values() {
         vec![
             PartitionField {
                 column: "region".to_owned(),
-                transform: PartitionTransform::Identity
+                transform: PartitionTransform::Identity,
+                name: None,
             },
             PartitionField {
                 column: "created_at".to_owned(),
-                transform: PartitionTransform::Day
+                transform: PartitionTransform::Day,
+                name: None,
             },
         ]
     );
@@ -225,6 +227,7 @@ fn partition_key_names_follow_the_style_and_depth() {
     let field = |transform| PartitionField {
         column: "ts".to_owned(),
         transform,
+        name: None,
     };
     let nested = |t| partition_key_names(&[field(t)], DatePartitionStyle::Nested);
     assert_eq!(nested(PartitionTransform::Year), vec!["year"]);
@@ -366,7 +369,7 @@ fn primary_key_columns_must_be_unique_declared_and_of_a_key_type() {
 }
 
 #[test]
-fn ordering_columns_must_be_declared_and_commit_times_temporal() {
+fn ordering_columns_must_be_declared_and_of_a_type_that_orders() {
     assert_invalid(
         full(),
         |v| v["ordering"]["sequence_column"] = json!("nope"),
@@ -376,11 +379,40 @@ fn ordering_columns_must_be_declared_and_commit_times_temporal() {
     );
     assert_invalid(
         full(),
-        |v| v["ordering"]["commit_timestamp_column"] = json!("seq"),
+        |v| v["ordering"]["commit_timestamp_column"] = json!("amount"),
         "ordering.commit_timestamp_column",
-        "not a date or timestamp",
-        "timestamp",
+        "not a timestamp, date or timestamp text",
+        "timestamp or string",
     );
+}
+
+#[test]
+fn a_string_commit_timestamp_column_is_accepted_as_dms_writes_it() {
+    // DMS writes TimestampColumnName as a string in Parquet; a refresh orders by it.
+    let mut spec = full();
+    spec["input"]["columns"][3] = json!({ "name": "commit_ts", "type": "string" });
+    let config = parse(&spec).unwrap();
+    assert_eq!(config.commit_timestamp_column.as_deref(), Some("commit_ts"));
+    spec["ordering"] = json!({ "commit_timestamp_column": "commit_ts" });
+    assert!(parse(&spec).is_ok(), "alone, as most tasks order");
+}
+
+#[test]
+fn a_sequence_column_must_be_a_type_a_refresh_orders_as_a_number() {
+    for refused in ["double", "decimal(12,2)", "timestamp", "boolean", "date"] {
+        assert_invalid(
+            full(),
+            |v| v["input"]["columns"][2] = json!({ "name": "seq", "type": refused }),
+            "ordering.sequence_column",
+            "cannot order changes as a sequence",
+            "decimal(p,0)",
+        );
+    }
+    for accepted in ["bigint", "int", "decimal(38,0)", "string", "varchar(40)"] {
+        let mut spec = full();
+        spec["input"]["columns"][2] = json!({ "name": "seq", "type": accepted });
+        assert!(parse(&spec).is_ok(), "{accepted}");
+    }
 }
 
 #[test]
@@ -516,6 +548,123 @@ fn a_date_transform_key_colliding_with_a_differently_cased_column_is_rejected() 
         "partition_by",
         "`year`",
         "date_partition_style",
+    );
+}
+
+#[test]
+fn a_date_transform_key_colliding_with_a_source_column_suggests_naming_the_key() {
+    let (_, problem, fix) = invalid_field(full(), |v| {
+        v["input"]["columns"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "name": "month", "type": "int" }));
+        v["date_partition_style"] = json!("nested");
+    });
+    assert_eq!(
+        problem,
+        "the partition key `month` of day(created_at) is also the source column `month`"
+    );
+    assert!(fix.contains("`day(created_at) as created_at_day`"), "{fix}");
+    assert!(fix.contains("date_partition_style dt"), "{fix}");
+    // A named key that clashes: the style does not help, another name does.
+    let (_, _, fix) = invalid_field(
+        with_year_and_month_columns(json!(["day(Created-At) as year"])),
+        |v| {
+            v["input"]["columns"][5] = json!({ "name": "Created-At", "type": "date" });
+        },
+    );
+    assert_eq!(
+        fix,
+        "name the partition key: `day(Created-At) as created_at_day` (or rename the source column)"
+    );
+}
+
+/// `full()` with `year` and `month` source columns, nested date partitions and `partition_by`.
+fn with_year_and_month_columns(partition_by: Value) -> Value {
+    let mut spec = full();
+    let columns = spec["input"]["columns"].as_array_mut().unwrap();
+    columns.push(json!({ "name": "year", "type": "int" }));
+    columns.push(json!({ "name": "month", "type": "int" }));
+    spec["date_partition_style"] = json!("nested");
+    spec["partition_by"] = partition_by;
+    spec
+}
+
+#[test]
+fn a_named_date_transform_has_one_partition_key_of_its_name() {
+    let config = parse(&with_year_and_month_columns(json!([
+        "identity(region)",
+        "  day(created_at)   AS  created_day ",
+        "month(commit_ts) as commit_month"
+    ])))
+    .unwrap();
+    assert_eq!(
+        config.partition_fields[1],
+        PartitionField {
+            column: "created_at".to_owned(),
+            transform: PartitionTransform::Day,
+            name: Some("created_day".to_owned()),
+        }
+    );
+    assert_eq!(
+        partition_key_names(&config.partition_fields, config.date_partition_style),
+        vec!["region", "created_day", "commit_month"]
+    );
+}
+
+#[test]
+fn a_partition_name_must_be_a_glue_name_unique_unreserved_and_on_a_date_transform() {
+    let named = |text: &str| with_year_and_month_columns(json!(["identity(region)", text]));
+    for (text, problem, fix) in [
+        ("day(created_at) as Created", "Created", "[a-z0-9_]"),
+        ("day(created_at) as created-day", "created-day", "[a-z0-9_]"),
+        (
+            "day(created_at) as valid_from",
+            "reserved",
+            "created_at_day",
+        ),
+        (
+            "identity(paid) as paid_flag",
+            "identity partition",
+            "identity(paid)",
+        ),
+    ] {
+        assert_invalid(named(text), |_| {}, "partition_by[1]", problem, fix);
+    }
+    for text in [
+        "day(created_at) as",
+        "day(created_at) created_day",
+        "day(created_at)x",
+    ] {
+        assert_invalid(
+            named(text),
+            |_| {},
+            "partition_by[1]",
+            "not a partition field",
+            "as col_month",
+        );
+    }
+    for (text, problem) in [
+        ("day(created_at) as region", "`region`"),
+        ("day(created_at) as year", "`year`"),
+    ] {
+        assert_invalid(named(text), |_| {}, "partition_by", problem, "");
+    }
+}
+
+#[test]
+fn a_location_too_long_for_s3_keys_is_rejected_with_the_room_left() {
+    let longest_fitting =
+        "l".repeat(S3_MAX_KEY_BYTES - (longest_key_bytes(&Path::from("l"), "") - 1));
+    let mut spec = minimal();
+    spec["target"]["location"] = json!(longest_fitting);
+    assert!(parse(&spec).is_ok());
+    assert_invalid(
+        minimal(),
+        |v| v["target"]["location"] = json!(format!("{longest_fitting}l")),
+        "target.location",
+        "S3 accepts at most 1024",
+        &format!("at most {} bytes", longest_fitting.len()),
     );
 }
 
