@@ -1,20 +1,27 @@
 //! The processor against the local AWS emulator: leases, refreshes, the Glue catalog, bad files,
 //! deadlines and garbage collection (docs/DESIGN.md §11).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use serde_json::{Value, json};
+use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
+use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::catalog::{PARQUET_INPUT_FORMAT, PARQUET_SERDE};
 use tributary_shared::config::vars;
 use tributary_shared::file_tracker::{
-    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus,
+    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
 };
+use tributary_shared::metrics::emf_documents;
 use tributary_shared::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind,
+    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
 };
 use tributary_shared::processor::{BatchSummary, Clock, Processor, TableSummary};
 use tributary_shared::state_store::StoreError;
@@ -195,20 +202,29 @@ async fn incremental_refresh_applies_updates_deletes_and_partition_moves() {
     assert_eq!(table(&idle, ORDERS).outcome, RefreshOutcomeKind::NoFiles);
 }
 
+// Two processors on one table. Each interleaving is driven explicitly: a scripted port runs a
+// step of the test (typically the other processor's whole run) at a chosen point of the first
+// processor's calls, so no outcome depends on timing or on the emulator serialising concurrent
+// conditional writes (moto does not: docs/DESIGN.md §11).
+
 #[tokio::test]
 async fn two_processors_racing_on_one_table_one_refreshes_the_other_reports_busy() {
-    let pipeline = loaded_pipeline().await;
-    let (first, second) = (pipeline.processor(), pipeline.processor());
-    let (a, b) = tokio::join!(
-        pipeline.run_with(&first, &[ORDERS]),
-        pipeline.run_with(&second, &[ORDERS])
-    );
-    let mut outcomes = vec![table(&a, ORDERS).outcome, table(&b, ORDERS).outcome];
-    outcomes.sort_by_key(|o| o.as_str());
-    assert_eq!(
-        outcomes,
-        [RefreshOutcomeKind::Busy, RefreshOutcomeKind::Completed]
-    );
+    let pipeline = Arc::new(loaded_pipeline().await);
+    // The second processor runs while the first holds the lease.
+    let script = Script::new();
+    let second = Arc::clone(&pipeline);
+    let (second_summary, second_done) = tokio::sync::oneshot::channel();
+    script.at(Point::AfterAcquire, async move {
+        let summary = second.run(&[ORDERS]).await;
+        second_summary.send(summary).expect("send the summary");
+    });
+    let first = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    let second = second_done.await.expect("the second processor ran");
+    assert_eq!(table(&first, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    assert_eq!(table(&second, ORDERS).outcome, RefreshOutcomeKind::Busy);
+    assert_eq!((first.failed, second.failed), (0, 0));
     assert_eq!(
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
@@ -223,71 +239,107 @@ async fn two_processors_racing_on_one_table_one_refreshes_the_other_reports_busy
             .iter()
             .any(|r| r.outcome == RefreshOutcomeKind::Busy)
     );
+    // Once the first released the table, the second finds nothing left to do.
+    let after = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&after, ORDERS).outcome, RefreshOutcomeKind::NoFiles);
 }
 
 #[tokio::test]
-async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
+async fn a_processor_that_finds_its_files_already_applied_reconciles_them_and_fails_nothing() {
     let pipeline = loaded_pipeline().await;
-    let now = pipeline.clock.now();
-    let grant = pipeline
-        .processing()
-        .acquire(
-            ORDERS,
-            "crashed-invocation",
-            now,
-            now + Duration::minutes(5),
-        )
+    // The second processor's backlog read lags behind the first's marking (the pending index
+    // is eventually consistent): it sees the files the first one just applied.
+    let (_, _, backlog, _) = pipeline.ports();
+    let stale = backlog
+        .pending(ORDERS, pipeline.config.settings.backlog_limit)
         .await
-        .expect("acquire");
-    assert!(matches!(grant, LeaseGrant::Acquired { .. }));
-    let busy = pipeline.run(&[ORDERS]).await;
-    assert_eq!(table(&busy, ORDERS).outcome, RefreshOutcomeKind::Busy);
-    assert!(pipeline.lake_rows("orders").await.is_empty());
-
-    pipeline.clock.advance(Duration::minutes(6));
-    let taken = pipeline.run(&[ORDERS]).await;
-    assert_eq!(table(&taken, ORDERS).outcome, RefreshOutcomeKind::Completed);
+        .expect("read the backlog");
+    assert_eq!(stale.len(), 1);
+    let first = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&first, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    let script = Script::new();
+    script.replace_pending(stale);
+    let second = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    let orders = table(&second, ORDERS);
+    assert!(
+        matches!(
+            orders.outcome,
+            RefreshOutcomeKind::Completed | RefreshOutcomeKind::NoFiles
+        ),
+        "{orders:?}"
+    );
+    assert_eq!((orders.totals.files, orders.totals.inserted), (0, 0));
+    assert_eq!(second.failed, 0);
     assert_eq!(pipeline.lake_rows("orders").await.len(), 3);
-    let state = pipeline
-        .processing()
-        .table_state(ORDERS)
+    assert_no_file_failures(&pipeline).await;
+}
+
+#[tokio::test]
+async fn a_processor_fenced_out_at_its_commit_point_reports_busy_and_counts_no_failure() {
+    let pipeline = Arc::new(loaded_pipeline().await);
+    // Right before the first processor commits, its lease expires and a second one takes the
+    // table over and refreshes it.
+    let script = Script::new();
+    script.at(Point::BeforeConfirm, take_over(&pipeline));
+    let stale = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&stale);
+    let snapshots: Vec<_> = pipeline
+        .lake_store()
+        .list(Some(&Path::from("sales/orders/_tributary/snapshots")))
+        .try_collect()
         .await
-        .expect("state")
-        .expect("a state item");
-    assert_eq!(state.fencing_token, 2, "the takeover got a new token");
+        .expect("list snapshots");
+    assert_eq!(snapshots.len(), 1, "only the new holder committed");
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
+    );
+    assert_no_file_failures(&pipeline).await;
+}
+
+#[tokio::test]
+async fn a_processor_fenced_out_after_committing_reports_busy_and_the_new_holder_reconciles() {
+    let pipeline = Arc::new(loaded_pipeline().await);
+    // The first processor commits and publishes; before it marks its files, its lease expires
+    // and a second one takes over, finds the files in the lake snapshot and records them.
+    let script = Script::new();
+    script.at(Point::BeforeMarkProcessed, take_over(&pipeline));
+    let stale = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&stale);
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"],
+        "applied once"
+    );
+    assert!(
+        pipeline
+            .aws
+            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
+            .await
+            .is_empty()
+    );
+    assert_no_file_failures(&pipeline).await;
 }
 
 #[tokio::test]
 async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
     let pipeline = Arc::new(loaded_pipeline().await);
     // The stale processor reads its pending files; then (it stalls) its lease expires, another
-    // processor takes the table over and refreshes it; then the stale one merges and tries to
-    // commit with its old token.
-    let competitor = Arc::clone(&pipeline);
-    let takeover = async move {
-        competitor.clock.advance(Duration::minutes(20));
-        let summary = competitor.run(&[ORDERS]).await;
-        assert_eq!(
-            table(&summary, ORDERS).outcome,
-            RefreshOutcomeKind::Completed
-        );
-    };
-    let (registry, tracker, backlog, catalog) = pipeline.ports();
-    let stale = Processor::new(
-        pipeline.config.settings.clone(),
-        pipeline.stores(),
-        (
-            registry,
-            tracker,
-            StallingBacklog::new(backlog, takeover),
-            catalog,
-        ),
-        pipeline.clock.clone(),
-    );
-    let summary = pipeline.run_with(&stale, &[ORDERS]).await;
-    let orders = table(&summary, ORDERS);
-    assert_eq!(orders.outcome, RefreshOutcomeKind::Failed);
-    let error = orders.error.as_deref().unwrap_or_default();
+    // processor takes the table over and refreshes it; then the stale one goes on with its old
+    // token.
+    let script = Script::new();
+    script.at(Point::AfterPending, take_over(&pipeline));
+    let summary = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&summary);
+    let error = table(&summary, ORDERS).error.clone().unwrap_or_default();
     assert!(error.contains("no longer held"), "{error}");
     let snapshots: Vec<_> = pipeline
         .lake_store()
@@ -322,33 +374,175 @@ async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
     );
 }
 
-/// A file backlog whose first `pending` call runs `stall` after reading the backlog, as if the
-/// processor stalled there while something else happened.
-struct StallingBacklog<B> {
-    inner: B,
-    stall: std::sync::Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
+/// A step that lets the running processor's lease expire and refreshes the table with another
+/// processor, which must complete.
+fn take_over(pipeline: &Arc<Pipeline>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let pipeline = Arc::clone(pipeline);
+    async move {
+        pipeline.clock.advance(Duration::minutes(20));
+        let summary = pipeline.run(&[ORDERS]).await;
+        assert_eq!(
+            table(&summary, ORDERS).outcome,
+            RefreshOutcomeKind::Completed,
+            "{summary:?}"
+        );
+    }
 }
 
-impl<B> StallingBacklog<B> {
-    fn new(inner: B, stall: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
-        StallingBacklog {
-            inner,
-            stall: std::sync::Mutex::new(Some(Box::pin(stall))),
+/// The summary of a processor that lost its table to another: `busy`, no failure, no alarm.
+fn assert_lost_the_table(summary: &BatchSummary) {
+    let orders = table(summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Busy, "{orders:?}");
+    assert_eq!(summary.failed, 0);
+    let error = orders.error.as_deref().unwrap_or_default();
+    assert!(error.contains("lost the table"), "{error}");
+    for document in emf_documents(summary, Utc::now()) {
+        assert_eq!(
+            document["RefreshFailures"].as_f64(),
+            Some(0.0),
+            "{document}"
+        );
+    }
+}
+
+/// No tracker item of the pipeline carries a failure count.
+async fn assert_no_file_failures(pipeline: &Pipeline) {
+    let items = pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await;
+    for item in &items {
+        assert!(!item.contains_key("failures"), "{item:?}");
+        assert_eq!(string_attr(item, "status"), "processed", "{item:?}");
+    }
+}
+
+/// Where a scripted port runs a test's step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Point {
+    /// Right after the lease was acquired.
+    AfterAcquire,
+    /// Right after the backlog was read.
+    AfterPending,
+    /// Right before the lease is confirmed for the commit.
+    BeforeConfirm,
+    /// Right before files are marked processed.
+    BeforeMarkProcessed,
+}
+
+/// Steps a test runs at points of a processor's port calls, each at most once.
+#[derive(Default)]
+struct Script {
+    steps: std::sync::Mutex<HashMap<Point, BoxFuture<'static, ()>>>,
+    pending: std::sync::Mutex<Option<Vec<BacklogFile>>>,
+}
+
+impl Script {
+    fn new() -> Arc<Script> {
+        Arc::new(Script::default())
+    }
+
+    /// Runs `step` the first time a call reaches `point`.
+    fn at(&self, point: Point, step: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.steps
+            .lock()
+            .expect("script lock")
+            .insert(point, Box::pin(step));
+    }
+
+    /// The next backlog read returns `files` instead of what the tracker holds.
+    fn replace_pending(&self, files: Vec<BacklogFile>) {
+        *self.pending.lock().expect("script lock") = Some(files);
+    }
+
+    async fn reach(&self, point: Point) {
+        let step = self.steps.lock().expect("script lock").remove(&point);
+        if let Some(step) = step {
+            step.await;
         }
     }
 }
 
-impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
+/// A port whose calls reach a script's points.
+struct Scripted<P> {
+    inner: P,
+    script: Arc<Script>,
+}
+
+/// The pipeline's processor with its tracker and backlog following `script`.
+fn scripted(
+    pipeline: &Pipeline,
+    script: &Arc<Script>,
+) -> Processor<
+    DynamoDbTableRegistry,
+    Scripted<DynamoDbProcessingTracker>,
+    Scripted<DynamoDbFileTracker>,
+    GlueCatalog,
+> {
+    let (registry, tracker, backlog, catalog) = pipeline.ports();
+    let with_script = |inner| Scripted {
+        inner,
+        script: Arc::clone(script),
+    };
+    Processor::new(
+        pipeline.config.settings.clone(),
+        pipeline.stores(),
+        (
+            registry,
+            with_script(tracker),
+            Scripted {
+                inner: backlog,
+                script: Arc::clone(script),
+            },
+            catalog,
+        ),
+        pipeline.clock.clone(),
+    )
+}
+
+impl<T: ProcessingTracker> ProcessingTracker for Scripted<T> {
+    async fn acquire(
+        &self,
+        table_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<LeaseGrant, StoreError> {
+        let grant = self.inner.acquire(table_id, owner, now, expires_at).await?;
+        self.script.reach(Point::AfterAcquire).await;
+        Ok(grant)
+    }
+
+    async fn confirm(&self, lease: &Lease, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.script.reach(Point::BeforeConfirm).await;
+        self.inner.confirm(lease, expires_at).await
+    }
+
+    async fn record_refresh(
+        &self,
+        lease: Option<&Lease>,
+        record: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.record_refresh(lease, record).await
+    }
+
+    async fn release(&self, lease: &Lease, last: &RefreshRecord) -> Result<(), StoreError> {
+        self.inner.release(lease, last).await
+    }
+}
+
+impl<B: FileBacklog> FileBacklog for Scripted<B> {
     async fn pending(
         &self,
         table_id: &str,
         limit: BacklogLimit,
     ) -> Result<Vec<BacklogFile>, StoreError> {
-        let pending = self.inner.pending(table_id, limit).await?;
-        let stall = self.stall.lock().expect("stall lock").take();
-        if let Some(stall) = stall {
-            stall.await;
-        }
+        let replaced = self.script.pending.lock().expect("script lock").take();
+        let pending = match replaced {
+            Some(files) => files,
+            None => self.inner.pending(table_id, limit).await?,
+        };
+        self.script.reach(Point::AfterPending).await;
         Ok(pending)
     }
 
@@ -360,6 +554,7 @@ impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
         processed_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.script.reach(Point::BeforeMarkProcessed).await;
         self.inner
             .mark_processed(lease, file_ids, refresh_id, processed_at, expires_at)
             .await
@@ -373,6 +568,74 @@ impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
     ) -> Result<(), StoreError> {
         self.inner.record_failure(lease, failure, at).await
     }
+
+    async fn start_attempt(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .start_attempt(lease, file_ids, refresh_id, at)
+            .await
+    }
+
+    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
+        self.inner.end_attempt(lease, file_ids).await
+    }
+
+    async fn mark_superseded(
+        &self,
+        lease: &Lease,
+        file: &SupersededFile,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .mark_superseded(lease, file, at, expires_at)
+            .await
+    }
+
+    async fn key_versions(
+        &self,
+        table_id: &str,
+        order_keys: &[&str],
+    ) -> Result<Vec<KeyVersion>, StoreError> {
+        self.inner.key_versions(table_id, order_keys).await
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
+    let pipeline = loaded_pipeline().await;
+    let now = pipeline.clock.now();
+    let grant = pipeline
+        .processing()
+        .acquire(
+            ORDERS,
+            "crashed-invocation",
+            now,
+            now + Duration::minutes(5),
+        )
+        .await
+        .expect("acquire");
+    assert!(matches!(grant, LeaseGrant::Acquired { .. }));
+    let busy = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&busy, ORDERS).outcome, RefreshOutcomeKind::Busy);
+    assert!(pipeline.lake_rows("orders").await.is_empty());
+
+    pipeline.clock.advance(Duration::minutes(6));
+    let taken = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&taken, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    assert_eq!(pipeline.lake_rows("orders").await.len(), 3);
+    let state = pipeline
+        .processing()
+        .table_state(ORDERS)
+        .await
+        .expect("state")
+        .expect("a state item");
+    assert_eq!(state.fencing_token, 2, "the takeover got a new token");
 }
 
 #[tokio::test]

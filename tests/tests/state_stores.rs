@@ -217,6 +217,8 @@ fn record(refresh_id: &str, started_at: DateTime<Utc>, files: Vec<String>) -> Re
             updated: 4,
             deleted: 2,
             ignored: 1,
+            superseded: 5,
+            files_superseded: 1,
             bytes_read: 1_000,
             bytes_written: 2_000,
             partitions_rewritten: 3,
