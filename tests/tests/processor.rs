@@ -7,8 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
-use object_store::ObjectStore;
+use futures::stream::BoxStream;
 use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 use serde_json::{Value, json};
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
@@ -19,6 +23,7 @@ use tributary_shared::config::vars;
 use tributary_shared::file_tracker::{
     BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
 };
+use tributary_shared::lake::engine::LakeStores;
 use tributary_shared::metrics::emf_documents;
 use tributary_shared::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
@@ -1037,4 +1042,635 @@ async fn duckdb_reads_the_published_partitions_like_our_reader() {
         id_region_amount(&pipeline.lake_rows("orders").await)
     );
     assert_eq!(duckdb_rows, ["1|us|11.00", "2|eu|20.00", "3|us|30.00"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures are attributed to the file that caused them (docs/DESIGN.md §11).
+
+/// A DMS Parquet CDC file inserting `ids` of region `eu` with `amount` of Hive type `amount_type`.
+fn parquet_inserts(ids: &[&str], amount_type: &str, amount: &str) -> Vec<u8> {
+    let ops = vec!["I"; ids.len()];
+    let regions = vec!["eu"; ids.len()];
+    let amounts = vec![amount; ids.len()];
+    let times = vec!["2024-01-02T00:00:01"; ids.len()];
+    tributary_tests::parquet_file(&[
+        ("Op", "string", &ops),
+        ("id", "bigint", ids),
+        ("region", "string", &regions),
+        ("amount", amount_type, &amounts),
+        ("ts", "timestamp", &times),
+    ])
+}
+
+/// The ids of the lake rows, sorted (repeated ids stay repeated).
+fn ids(rows: &[String]) -> Vec<String> {
+    id_region_amount(rows)
+        .iter()
+        .filter_map(|row| row.split('|').next().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The tracker item of the file whose key ends with `name`.
+async fn file_item(pipeline: &Pipeline, name: &str) -> tributary_tests::Item {
+    pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await
+        .into_iter()
+        .find(|item| string_attr(item, "key").ends_with(name))
+        .unwrap_or_else(|| panic!("no tracker item for {name}"))
+}
+
+fn number(item: &tributary_tests::Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// A Parquet table whose full load and five CDC files hold an incompatible type (file 3) right
+/// before a truncated file (file 4): the refresh fails first on file 4 (reading), then its
+/// prefix on file 3 (schema). File 3 must be the one counted and quarantined.
+async fn incompatible_then_truncated(on_bad_file: &str) -> Pipeline {
+    let pipeline = Pipeline::new(&[]).await;
+    let mut spec = orders_spec("events", on_bad_file);
+    spec["input"] = json!({});
+    pipeline.register(&spec, true).await;
+    let table_id = "sales.events";
+    let load = tributary_tests::parquet_file(&[
+        ("id", "bigint", &["1", "2"]),
+        ("region", "string", &["eu", "eu"]),
+        ("amount", "double", &["1.5", "2.5"]),
+        (
+            "ts",
+            "timestamp",
+            &["2024-01-01T00:00:01", "2024-01-01T00:00:01"],
+        ),
+    ]);
+    pipeline.stage(table_id, "LOAD00000001.parquet", load).await;
+    let good = parquet_inserts(&["3"], "double", "3.5");
+    pipeline
+        .stage(table_id, "20240102-000000000.parquet", good)
+        .await;
+    let incompatible = parquet_inserts(&["4"], "string", "four");
+    pipeline
+        .stage(table_id, "20240103-000000000.parquet", incompatible)
+        .await;
+    let whole = parquet_inserts(&["5"], "double", "5.5");
+    let truncated = whole[..whole.len() / 2].to_vec();
+    pipeline
+        .stage(table_id, "20240104-000000000.parquet", truncated)
+        .await;
+    for (name, id) in [
+        ("20240105-000000000.parquet", "6"),
+        ("20240106-000000000.parquet", "7"),
+    ] {
+        pipeline
+            .stage(table_id, name, parquet_inserts(&[id], "double", "6.5"))
+            .await;
+    }
+    pipeline
+}
+
+#[tokio::test]
+async fn a_file_failing_before_the_one_the_error_names_is_counted_and_quarantined_stop() {
+    let pipeline = incompatible_then_truncated("stop").await;
+    for round in 1..=3 {
+        let summary = pipeline.run(&["sales.events"]).await;
+        let events = table(&summary, "sales.events");
+        assert_eq!(events.outcome, RefreshOutcomeKind::Failed, "round {round}");
+        let error = events.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("20240103-000000000.parquet") && error.contains("amount"),
+            "round {round}: the failure is the incompatible file's: {error}"
+        );
+        let item = file_item(&pipeline, "20240103-000000000.parquet").await;
+        assert_eq!(number(&item, "failures"), Some(round), "round {round}");
+    }
+    let item = file_item(&pipeline, "20240103-000000000.parquet").await;
+    assert_eq!(string_attr(&item, "status"), "quarantined");
+    let blocked = pipeline.run(&["sales.events"]).await;
+    let error = table(&blocked, "sales.events")
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("blocked by quarantined file"), "{error}");
+    assert_eq!(
+        ids(&pipeline.lake_rows("events").await),
+        ["1", "2", "3"],
+        "the good files before the culprit are applied"
+    );
+    let truncated = file_item(&pipeline, "20240104-000000000.parquet").await;
+    assert_eq!(
+        number(&truncated, "failures"),
+        None,
+        "not its failure (yet)"
+    );
+}
+
+#[tokio::test]
+async fn a_file_failing_before_the_one_the_error_names_is_counted_and_quarantined_skip() {
+    let pipeline = incompatible_then_truncated("skip").await;
+    let mut quarantined = Vec::new();
+    let mut last = None;
+    for _ in 0..8 {
+        let summary = pipeline.run(&["sales.events"]).await;
+        let events = table(&summary, "sales.events").clone();
+        quarantined.extend(events.quarantined.clone());
+        let idle = events.outcome == RefreshOutcomeKind::NoFiles;
+        last = Some(events);
+        if idle {
+            break;
+        }
+    }
+    let last = last.expect("a run");
+    assert_eq!(last.outcome, RefreshOutcomeKind::NoFiles, "{last:?}");
+    assert_eq!(
+        quarantined,
+        [
+            "dms/sales/events/20240103-000000000.parquet",
+            "dms/sales/events/20240104-000000000.parquet"
+        ]
+    );
+    let truncated = file_item(&pipeline, "20240104-000000000.parquet").await;
+    assert!(
+        string_attr(&truncated, "last_error").contains("not a readable Parquet file"),
+        "{truncated:?}"
+    );
+    assert_eq!(
+        ids(&pipeline.lake_rows("events").await),
+        ["1", "2", "3", "6", "7"],
+        "the good files before and after both culprits are applied"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A refresh's memory follows what its files decompress to; a file that kills the processor is
+// counted (docs/DESIGN.md §11).
+
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(text.as_bytes()).expect("compress");
+    encoder.finish().expect("compress")
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_quarantined_naming_the_limit_and_the_other_files_still_apply() {
+    let pipeline = Pipeline::new(&[
+        (vars::QUARANTINE_AFTER, "1"),
+        (vars::MAX_BYTES_PER_REFRESH, "1000000"),
+    ])
+    .await;
+    pipeline
+        .register(&orders_spec("orders", "skip"), true)
+        .await;
+    pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
+    // 8 MB of valid rows in a few kilobytes: small to fetch, far too big to hold.
+    let bomb = gzip(&"I,7,eu,70.00,2024-01-02 00:00:01\n".repeat(250_000));
+    assert!(bomb.len() < 100_000, "{} compressed bytes", bomb.len());
+    pipeline
+        .stage(ORDERS, "20240102-000000000.csv.gz", bomb)
+        .await;
+    pipeline
+        .stage(
+            ORDERS,
+            "20240103-000000000.csv",
+            "I,9,eu,90.00,2024-01-03 00:00:01\n",
+        )
+        .await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Completed, "{orders:?}");
+    assert_eq!(
+        orders.quarantined,
+        ["dms/sales/orders/20240102-000000000.csv.gz"]
+    );
+    let bomb = file_item(&pipeline, "20240102-000000000.csv.gz").await;
+    assert_eq!(string_attr(&bomb, "status"), "quarantined");
+    let error = string_attr(&bomb, "last_error");
+    assert!(
+        error.contains("1000000") && error.contains("TRIBUTARY_MAX_BYTES_PER_REFRESH"),
+        "{error}"
+    );
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00", "9|eu|90.00"]
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_reads_files_while_their_decompressed_size_fits_and_leaves_the_rest_pending() {
+    // Each file decompresses to about 66 KB and decodes to more than a third of the budget:
+    // one file fits a refresh, two do not.
+    let pipeline = Pipeline::new(&[(vars::MAX_BYTES_PER_REFRESH, "100000")]).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
+    for file in 0..3u32 {
+        let rows: String = (0..2_000u32)
+            .map(|row| format!("I,{},eu,1.00,2024-01-02 00:00:01\n", file * 10_000 + row))
+            .collect();
+        let compressed = gzip(&rows);
+        assert!(compressed.len() < 30_000, "{}", compressed.len());
+        pipeline
+            .stage(
+                ORDERS,
+                &format!("2024010{}-000000000.csv.gz", file + 2),
+                compressed,
+            )
+            .await;
+    }
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Completed, "{orders:?}");
+    assert_eq!(orders.refreshes, 3, "one file per refresh: {orders:?}");
+    assert_eq!(orders.totals.inserted, 6_000);
+    assert!(orders.quarantined.is_empty());
+    assert_eq!(pipeline.lake_rows("orders").await.len(), 6_000);
+}
+
+#[tokio::test]
+async fn a_processor_dying_while_applying_counts_an_attempt_and_repeated_deaths_quarantine_the_file()
+ {
+    let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "2")]).await;
+    pipeline
+        .register(&orders_spec("orders", "skip"), true)
+        .await;
+    pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
+    for (name, row) in [
+        (
+            "20240102-000000000.csv",
+            "I,7,eu,70.00,2024-01-02 00:00:01\n",
+        ),
+        (
+            "20240103-000000000.csv",
+            "I,8,eu,80.00,2024-01-03 00:00:01\n",
+        ),
+        (
+            "20240104-000000000.csv",
+            "I,9,eu,90.00,2024-01-04 00:00:01\n",
+        ),
+    ] {
+        pipeline.stage(ORDERS, name, row).await;
+    }
+    // Reading file 3 kills the processor (as an out-of-memory would): its run is dropped there.
+    let deadly = HangingStore::new(pipeline.staging_store(), "20240103-000000000.csv");
+    let processor = Processor::new(
+        pipeline.config.settings.clone(),
+        LakeStores {
+            staging: Arc::clone(&deadly) as Arc<dyn ObjectStore>,
+            lake: pipeline.lake_store(),
+        },
+        pipeline.ports(),
+        pipeline.clock.clone(),
+    );
+    let run = || async {
+        let summary = tokio::select! {
+            summary = pipeline.run_with(&processor, &[ORDERS]) => Some(summary),
+            () = deadly.reached.notified() => None,
+        };
+        // The next processor may take the table once the dead one's lease expired.
+        pipeline.clock.advance(Duration::minutes(20));
+        summary
+    };
+    assert!(run().await.is_none(), "the whole chunk died");
+    let item = file_item(&pipeline, "20240103-000000000.csv").await;
+    assert_eq!(
+        number(&item, "attempt_files"),
+        Some(4),
+        "the attempt on the chunk's files outlives the processor: {item:?}"
+    );
+    assert!(
+        run().await.is_none(),
+        "the suspects alone: the deadly one dies again"
+    );
+    assert_eq!(
+        ids(&pipeline.lake_rows("orders").await),
+        ["1", "2", "3", "7"],
+        "the files before it were applied one at a time"
+    );
+    assert!(run().await.is_none(), "the first death alone is counted");
+    let item = file_item(&pipeline, "20240103-000000000.csv").await;
+    assert_eq!(number(&item, "failures"), Some(1));
+    let summary = run().await.expect("the second death quarantines the file");
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Completed, "{orders:?}");
+    assert_eq!(
+        orders.quarantined,
+        ["dms/sales/orders/20240103-000000000.csv"]
+    );
+    let item = file_item(&pipeline, "20240103-000000000.csv").await;
+    assert_eq!(string_attr(&item, "status"), "quarantined");
+    assert!(
+        string_attr(&item, "last_error").contains("the processor died"),
+        "{item:?}"
+    );
+    assert_eq!(
+        ids(&pipeline.lake_rows("orders").await),
+        ["1", "2", "3", "7", "9"],
+        "the files after it go on (on_bad_file: skip)"
+    );
+}
+
+/// The staging bucket, except that reading the object whose key ends with `deadly` never
+/// returns, as if the processor died there; `reached` is notified when it happens.
+#[derive(Debug)]
+struct HangingStore {
+    inner: Arc<dyn ObjectStore>,
+    deadly: &'static str,
+    reached: tokio::sync::Notify,
+}
+
+impl HangingStore {
+    fn new(inner: Arc<dyn ObjectStore>, deadly: &'static str) -> Arc<HangingStore> {
+        Arc::new(HangingStore {
+            inner,
+            deadly,
+            reached: tokio::sync::Notify::new(),
+        })
+    }
+}
+
+impl std::fmt::Display for HangingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HangingStore({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for HangingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        if location.as_ref().ends_with(self.deadly) {
+            self.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each tracker item is read at exactly the object version it recorded (docs/DESIGN.md §2, §7).
+
+fn history_spec() -> Value {
+    let mut spec = orders_spec("orders", "stop");
+    spec["storage_mode"] = json!("history");
+    spec
+}
+
+/// How many history rows each id has, as `id×count`, sorted.
+fn row_counts(rows: &[String]) -> Vec<String> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for row in id_region_amount(rows) {
+        let id = row.split('|').next().unwrap_or_default().to_owned();
+        *counts.entry(id).or_default() += 1;
+    }
+    counts.iter().map(|(id, n)| format!("{id}×{n}")).collect()
+}
+
+/// A history table whose CDC file is quarantined, then fixed by uploading it again under the
+/// same key, then retried: every row must be applied exactly once.
+async fn fix_the_file_then_retry(versioned: bool) {
+    let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "1")]).await;
+    if versioned {
+        enable_versioning(&pipeline).await;
+    }
+    pipeline.register(&history_spec(), true).await;
+    let load = pipeline.upload(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
+    pipeline.notify(&load, Some("10")).await;
+    let name = "20240102-000000000.csv";
+    let bad = pipeline
+        .upload(ORDERS, name, "I,7,eu,not-a-number,2024-01-02 00:00:01\n")
+        .await;
+    assert_eq!(bad.version_id.is_some(), versioned);
+    pipeline.notify(&bad, Some("20")).await;
+    let first = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&first, ORDERS).quarantined, [bad.key.clone()]);
+
+    let fixed = pipeline
+        .upload(
+            ORDERS,
+            name,
+            "I,7,eu,70.00,2024-01-02 00:00:01\nI,8,eu,80.00,2024-01-02 00:00:02\n",
+        )
+        .await;
+    pipeline.notify(&fixed, Some("30")).await;
+    pipeline.run(&[ORDERS]).await;
+    let (_, _, tracker, _) = pipeline.ports();
+    let quarantined = tracker
+        .tracked_files(ORDERS, Some(FileStatus::Quarantined))
+        .await
+        .expect("list quarantined files");
+    assert_eq!(quarantined.len(), 1);
+    assert!(
+        tracker
+            .requeue_quarantined(ORDERS, &quarantined[0].file.id)
+            .await
+            .expect("retry")
+    );
+    for _ in 0..3 {
+        pipeline.run(&[ORDERS]).await;
+    }
+    assert_eq!(
+        row_counts(&pipeline.lake_rows("orders").await),
+        ["1×1", "2×1", "3×1", "7×1", "8×1"],
+        "each row exactly once"
+    );
+    let superseded = tracker
+        .tracked_files(ORDERS, Some(FileStatus::Superseded))
+        .await
+        .expect("list superseded files");
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    assert_eq!(superseded[0].file.id, quarantined[0].file.id);
+    assert!(!superseded[0].pending);
+    let reason = superseded[0].superseded_by.clone().unwrap_or_default();
+    assert!(reason.contains("newer version"), "{reason}");
+    assert!(
+        pipeline
+            .aws
+            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
+            .await
+            .is_empty()
+    );
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| r.totals.files_superseded)
+            .sum::<u64>(),
+        1
+    );
+}
+
+async fn enable_versioning(pipeline: &Pipeline) {
+    pipeline
+        .aws
+        .s3()
+        .put_bucket_versioning()
+        .bucket(&pipeline.config.staging_bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+}
+
+#[tokio::test]
+async fn history_fix_the_file_then_retry_applies_each_row_once_in_an_unversioned_bucket() {
+    fix_the_file_then_retry(false).await;
+}
+
+#[tokio::test]
+async fn history_fix_the_file_then_retry_applies_each_row_once_in_a_versioned_bucket() {
+    fix_the_file_then_retry(true).await;
+}
+
+#[tokio::test]
+async fn an_object_overwritten_before_it_was_applied_is_superseded_and_only_its_new_version_applies()
+ {
+    let pipeline = Pipeline::new(&[]).await;
+    pipeline.register(&history_spec(), true).await;
+    let name = "20240102-000000000.csv";
+    let first = pipeline
+        .upload(ORDERS, name, "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.notify(&first, Some("10")).await;
+    // Overwritten before anything read it; its event is late.
+    let second = pipeline
+        .upload(ORDERS, name, "I,7,eu,71.00,2024-01-02 00:00:01\n")
+        .await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(summary.failed, 0, "{orders:?}");
+    assert_eq!(
+        (orders.totals.files, orders.totals.files_superseded),
+        (0, 1)
+    );
+    let item = file_item(&pipeline, name).await;
+    assert_eq!(string_attr(&item, "status"), "superseded");
+    assert!(
+        string_attr(&item, "superseded_by").contains("no longer exists"),
+        "{item:?}"
+    );
+    assert!(
+        pipeline.lake_rows("orders").await.is_empty(),
+        "nothing applied"
+    );
+
+    pipeline.notify(&second, Some("20")).await;
+    pipeline.run(&[ORDERS]).await;
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["7|eu|71.00"],
+        "only the version that exists, once"
+    );
+}
+
+#[tokio::test]
+async fn a_versioned_file_is_read_at_its_recorded_version_not_the_latest() {
+    let pipeline = Pipeline::new(&[]).await;
+    enable_versioning(&pipeline).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
+    let name = "20240102-000000000.csv";
+    let recorded = pipeline
+        .upload(ORDERS, name, "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.notify(&recorded, Some("10")).await;
+    // A newer version exists, but its event has not arrived: the tracker item still means the
+    // version it recorded.
+    pipeline
+        .upload(ORDERS, name, "I,7,eu,99.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.run(&[ORDERS]).await;
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["7|eu|70.00"]
+    );
+}
+
+#[tokio::test]
+async fn a_new_version_of_an_applied_file_in_a_history_table_is_refused_never_duplicated() {
+    let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "1")]).await;
+    pipeline.register(&history_spec(), true).await;
+    let name = "20240102-000000000.csv";
+    let original = pipeline
+        .upload(ORDERS, name, "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.notify(&original, Some("10")).await;
+    pipeline.run(&[ORDERS]).await;
+    let again = pipeline
+        .upload(
+            ORDERS,
+            name,
+            "I,7,eu,70.00,2024-01-02 00:00:01\nI,8,eu,80.00,2024-01-02 00:00:02\n",
+        )
+        .await;
+    pipeline.notify(&again, Some("20")).await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Failed);
+    let error = orders.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("already applied") && error.contains("a second time"),
+        "{error}"
+    );
+    assert_eq!(orders.quarantined, [again.key.clone()]);
+    assert_eq!(
+        row_counts(&pipeline.lake_rows("orders").await),
+        ["7×1"],
+        "no row applied twice"
+    );
 }
