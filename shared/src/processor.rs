@@ -250,6 +250,42 @@ impl Chunk {
             quarantined: None,
         }
     }
+
+    /// What the chunk leaves to record; a quarantined file is listed in `summary`.
+    fn end(self, summary: &mut TableSummary) -> ChunkEnd {
+        let (done, error, skipped) = match self {
+            Chunk::Empty => (Done::default(), None, false),
+            Chunk::Applied(done) => (done, None, false),
+            Chunk::SkippedBadFile { done, key } => {
+                push_quarantined(summary, key);
+                (done, None, true)
+            }
+            Chunk::Failed {
+                done,
+                error,
+                quarantined,
+            } => {
+                if let Some(key) = quarantined {
+                    push_quarantined(summary, key);
+                }
+                (done, Some(error), false)
+            }
+            Chunk::LostLease { done, error } => (done, Some(error), false),
+        };
+        ChunkEnd {
+            moved: skipped || done.progressed(),
+            done,
+            error,
+        }
+    }
+}
+
+/// What a chunk leaves to record.
+struct ChunkEnd {
+    done: Done,
+    error: Option<String>,
+    /// Whether the backlog moved: files applied, superseded or set aside.
+    moved: bool,
 }
 
 /// A chunk as its history item records it.
@@ -490,33 +526,17 @@ where
                 .to_std()
                 .unwrap_or(Duration::ZERO);
             *slowest_chunk = (*slowest_chunk).max(elapsed);
-            let (done, error) = match chunk {
+            let end = match chunk {
                 Chunk::Empty if last.is_some() => break,
-                Chunk::Empty => (Done::default(), None),
-                Chunk::Applied(done) => (done, None),
-                Chunk::SkippedBadFile { done, key } => {
-                    push_quarantined(&mut summary, key);
-                    (done, None)
-                }
-                Chunk::Failed {
-                    done,
-                    error,
-                    quarantined,
-                } => {
-                    if let Some(key) = quarantined {
-                        push_quarantined(&mut summary, key);
-                    }
-                    (done, Some(error))
-                }
                 Chunk::LostLease { done, error } => return lost_table(summary, &done, &error),
+                chunk => chunk.end(&mut summary),
             };
-            applied_here.extend(done.files.iter().chain(&done.superseded).cloned());
-            let progressed = done.progressed();
+            applied_here.extend(end.done.files.iter().chain(&end.done.superseded).cloned());
             let report = ChunkReport {
                 refresh_id,
                 started_at: chunk_started,
-                done,
-                error,
+                done: end.done,
+                error: end.error,
             };
             let record = self
                 .record_chunk(lease, &mut summary, last.is_some(), report)
@@ -526,7 +546,7 @@ where
             if outcome != RefreshOutcomeKind::Completed {
                 break;
             }
-            if !progressed && summary.quarantined.is_empty() {
+            if !end.moved {
                 // Nothing moved (e.g. the backlog still shows files this run recorded): the next
                 // run goes on.
                 summary.more_pending = true;

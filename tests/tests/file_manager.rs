@@ -9,6 +9,8 @@ use serde_json::Value;
 use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, attr};
 use tributary_shared::dms_layout::{DateDelimiter, DatePartitioning, DateSequence, StagingLayout};
 use tributary_shared::file_manager::{FileManager, FileManagerError, FileManagerResponse, Tally};
+use tributary_shared::file_tracker::{FileTracker, LandedFile, RecordOutcome};
+use tributary_shared::state_store::StoreError;
 use tributary_tests::{
     LocalAws, Route, eventbridge_object_created, items_for_key, s3_notification, sqs_batch,
     sqs_event_from, string_attr, unique_name,
@@ -100,7 +102,17 @@ async fn duplicate_deliveries_of_one_object_leave_one_item() {
 
 #[tokio::test]
 async fn concurrent_duplicate_deliveries_leave_one_item() {
-    let (aws, table, manager) = tracked_manager().await;
+    // The interleaving is explicit: all three deliveries decide to write before any of them
+    // writes, then their conditional writes reach the table one after another (as DynamoDB
+    // serialises conditional writes of one item; the emulator does not promise to).
+    let aws = LocalAws::connect().await;
+    let table = aws.new_tracker_table().await;
+    let tracker = Turnstile {
+        inner: DynamoDbFileTracker::new(aws.dynamodb(), &table),
+        arrived: tokio::sync::Barrier::new(3),
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    };
+    let manager = FileManager::new(dms_layout(BUCKET), tracker, 8);
     let event = s3_notification(
         BUCKET,
         "dms/hr/people/20240301-101530123.parquet",
@@ -116,6 +128,22 @@ async fn concurrent_duplicate_deliveries_leave_one_item() {
     let duplicates: usize = tallies.iter().map(|t| t.duplicates).sum();
     assert_eq!((recorded, duplicates), (1, 2), "exactly one delivery wins");
     assert_eq!(aws.tracker_items(&table).await.len(), 1);
+}
+
+/// A tracker whose writes wait until every expected delivery is about to write, then go
+/// through one at a time.
+struct Turnstile<T> {
+    inner: T,
+    arrived: tokio::sync::Barrier,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl<T: FileTracker> FileTracker for Turnstile<T> {
+    async fn record_landed(&self, file: &LandedFile) -> Result<RecordOutcome, StoreError> {
+        self.arrived.wait().await;
+        let _turn = self.one_at_a_time.lock().await;
+        self.inner.record_landed(file).await
+    }
 }
 
 #[tokio::test]
