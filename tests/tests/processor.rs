@@ -1677,3 +1677,45 @@ async fn a_new_version_of_an_applied_file_in_a_history_table_is_refused_never_du
         "no row applied twice"
     );
 }
+
+#[tokio::test]
+async fn changes_overtaken_in_their_refresh_are_counted_superseded_apart_from_ignored() {
+    let pipeline = loaded_pipeline().await;
+    pipeline.run(&[ORDERS]).await;
+    pipeline
+        .stage(
+            ORDERS,
+            "20240102-000000000.csv",
+            "U,1,eu,11.00,2024-01-02 00:00:01\n\
+             U,1,eu,12.00,2024-01-02 00:00:02\n\
+             D,99,NULL,NULL,2024-01-02 00:00:03\n",
+        )
+        .await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    // Id 1's first update is overtaken by its second; id 99 is not in the table.
+    assert_eq!(
+        (
+            orders.totals.updated,
+            orders.totals.superseded,
+            orders.totals.ignored
+        ),
+        (1, 1, 1),
+        "{orders:?}"
+    );
+    let json = serde_json::to_value(orders).expect("a summary serialises");
+    assert_eq!(
+        (json["superseded"].as_u64(), json["ignored"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
+    let last = history.last().expect("a history item");
+    assert_eq!((last.totals.superseded, last.totals.ignored), (1, 1));
+    let document = &emf_documents(&summary, Utc::now())[0];
+    assert_eq!(document["RowsSuperseded"].as_f64(), Some(1.0));
+    assert_eq!(document["RowsIgnored"].as_f64(), Some(1.0));
+}
