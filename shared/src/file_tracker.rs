@@ -267,7 +267,8 @@ pub struct SupersededFile {
 pub struct BacklogLimit {
     /// Most files per refresh.
     pub max_files: usize,
-    /// Most bytes per refresh.
+    /// Most stored bytes per refresh; the merge engine also holds the refresh to this many
+    /// decompressed bytes.
     pub max_bytes: u64,
 }
 
