@@ -11,6 +11,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tributary_shared::dms_layout::StagingLayout;
+use tributary_shared::lake::dms_reader::RecordedVersion;
 use tributary_shared::lake::engine::{
     LakeStores, PendingFile, RefreshOutcome, RefreshRequest, refresh,
 };
@@ -66,6 +67,7 @@ impl BenchLake {
             kind: file.kind,
             format: file.format,
             order_key: file.order_key.to_string(),
+            version: RecordedVersion::Current,
         })
     }
 
@@ -82,6 +84,7 @@ impl BenchLake {
             refresh_id,
             now,
             commit_guard: None,
+            max_input_bytes: u64::MAX,
         };
         let started = Instant::now();
         let outcome = refresh(&self.stores, request)

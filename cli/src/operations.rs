@@ -354,8 +354,8 @@ pub struct FilesArgs {
 fn parse_status(text: &str) -> Result<FileStatus, String> {
     FileStatus::from_name(text).ok_or_else(|| {
         format!(
-            "{text:?} is not a file status: landed, processed, quarantined, unregistered or \
-             unrecognized"
+            "{text:?} is not a file status: landed, processed, quarantined, superseded, \
+             unregistered or unrecognized"
         )
     })
 }
@@ -375,6 +375,7 @@ struct FileRow {
     last_error: Option<String>,
     refresh_id: Option<String>,
     processed_at: Option<DateTime<Utc>>,
+    superseded_by: Option<String>,
 }
 
 impl From<TrackedFile> for FileRow {
@@ -393,6 +394,7 @@ impl From<TrackedFile> for FileRow {
             last_error: file.last_error,
             refresh_id: tracked.refresh_id,
             processed_at: tracked.processed_at,
+            superseded_by: tracked.superseded_by,
         }
     }
 }
@@ -417,7 +419,14 @@ pub async fn files(connection: &Connection, output: &Output, args: FilesArgs) ->
         .collect();
     output.emit(&files, |files| {
         let mut text = TextTable::new(&[
-            "key", "kind", "format", "status", "size", "landed", "failures", "error",
+            "key",
+            "kind",
+            "format",
+            "status",
+            "size",
+            "landed",
+            "failures",
+            "error / reason",
         ]);
         for f in files {
             text.row(vec![
@@ -428,7 +437,10 @@ pub async fn files(connection: &Connection, output: &Output, args: FilesArgs) ->
                 f.size.map(|s| s.to_string()).unwrap_or_default(),
                 f.landed_at.format("%F %T").to_string(),
                 f.failures.to_string(),
-                f.last_error.clone().unwrap_or_default(),
+                f.superseded_by
+                    .clone()
+                    .or_else(|| f.last_error.clone())
+                    .unwrap_or_default(),
             ]);
         }
         format!("{}{} file(s)\n", text.render(), files.len())
@@ -517,30 +529,45 @@ pub async fn history(
             snapshot_version: r.snapshot_version,
         })
         .collect();
-    output.emit(&rows, |rows| {
-        let mut text = TextTable::new(&[
-            "started", "seconds", "outcome", "files", "inserted", "updated", "deleted", "ignored",
-            "error",
-        ]);
-        for r in rows {
-            text.row(vec![
-                r.started_at.format("%F %T").to_string(),
-                format!(
-                    "{:.1}",
-                    (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0
-                ),
-                r.outcome.as_str().to_owned(),
-                r.totals.files.to_string(),
-                r.totals.inserted.to_string(),
-                r.totals.updated.to_string(),
-                r.totals.deleted.to_string(),
-                r.totals.ignored.to_string(),
-                r.error.clone().unwrap_or_default(),
-            ]);
-        }
-        text.render()
-    });
+    output.emit(&rows, |rows| history_text(rows));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The history as an aligned table: row counts with `superseded` (changes overtaken in their
+/// refresh) apart from `ignored`, and the files superseded by another version of their key.
+fn history_text(rows: &[HistoryRow]) -> String {
+    let mut text = TextTable::new(&[
+        "started",
+        "seconds",
+        "outcome",
+        "files",
+        "inserted",
+        "updated",
+        "deleted",
+        "ignored",
+        "superseded",
+        "files superseded",
+        "error",
+    ]);
+    for r in rows {
+        text.row(vec![
+            r.started_at.format("%F %T").to_string(),
+            format!(
+                "{:.1}",
+                (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0
+            ),
+            r.outcome.as_str().to_owned(),
+            r.totals.files.to_string(),
+            r.totals.inserted.to_string(),
+            r.totals.updated.to_string(),
+            r.totals.deleted.to_string(),
+            r.totals.ignored.to_string(),
+            r.totals.superseded.to_string(),
+            r.totals.files_superseded.to_string(),
+            r.error.clone().unwrap_or_default(),
+        ]);
+    }
+    text.render()
 }
 
 /// Arguments of `tributary retry`.

@@ -78,7 +78,8 @@ pub mod vars {
     pub const LAKE_BUCKET: &str = "TRIBUTARY_LAKE_BUCKET";
     /// Most DMS files one refresh applies.
     pub const MAX_FILES_PER_REFRESH: &str = "TRIBUTARY_MAX_FILES_PER_REFRESH";
-    /// Most DMS bytes one refresh applies.
+    /// The memory budget of one refresh in decompressed bytes (also caps the stored bytes one
+    /// refresh takes from the backlog).
     pub const MAX_BYTES_PER_REFRESH: &str = "TRIBUTARY_MAX_BYTES_PER_REFRESH";
     /// Failures of one file (same error) before it is quarantined.
     pub const QUARANTINE_AFTER: &str = "TRIBUTARY_QUARANTINE_AFTER";

@@ -18,9 +18,10 @@ use crate::s3_events::ObjectCreated;
 use crate::state_store::StoreError;
 
 /// Lifecycle of a tracked object: `landed` → `processed`, or `landed` → `quarantined` after the
-/// same failure [`crate::processor::ProcessorSettings::quarantine_after`] times. Objects of the
-/// staging prefix that are not (yet) a table's DMS files are recorded too, as `unregistered` or
-/// `unrecognized`, so nothing that lands is dropped without a trace.
+/// same failure [`crate::processor::ProcessorSettings::quarantine_after`] times, or `landed` →
+/// `superseded` when another version of the same key replaces it. Objects of the staging prefix
+/// that are not (yet) a table's DMS files are recorded too, as `unregistered` or `unrecognized`,
+/// so nothing that lands is dropped without a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {
     /// A DMS data file of a table no configuration names yet; it waits outside every backlog
@@ -37,6 +38,9 @@ pub enum FileStatus {
     /// Failed the same way too often; needs a fix and a retry. It stays in the table's backlog
     /// (blocking it) unless the table's `on_bad_file` is `skip`.
     Quarantined,
+    /// Never applied: the recorded object version no longer exists (the key was overwritten or
+    /// the version deleted), or a newer version of the same key is tracked. Not a failure.
+    Superseded,
 }
 
 impl FileStatus {
@@ -46,6 +50,7 @@ impl FileStatus {
             FileStatus::Landed => "landed",
             FileStatus::Processed => "processed",
             FileStatus::Quarantined => "quarantined",
+            FileStatus::Superseded => "superseded",
             FileStatus::Unregistered => "unregistered",
             FileStatus::Unrecognized => "unrecognized",
         }
@@ -57,6 +62,7 @@ impl FileStatus {
             FileStatus::Landed,
             FileStatus::Processed,
             FileStatus::Quarantined,
+            FileStatus::Superseded,
             FileStatus::Unregistered,
             FileStatus::Unrecognized,
         ]
@@ -264,6 +270,89 @@ pub struct BacklogFile {
     pub failures: u32,
     /// The error of the last failed refresh of this file.
     pub last_error: Option<String>,
+    /// ETag recorded when the object landed.
+    pub etag: Option<String>,
+    /// S3 version id recorded when the object landed (versioned buckets).
+    pub version_id: Option<String>,
+    /// S3 event sequencer recorded when the object landed.
+    pub sequencer: Option<String>,
+    /// A refresh that started applying the file and recorded no outcome for it yet.
+    pub attempt: Option<FileAttempt>,
+}
+
+impl BacklogFile {
+    /// This file as one version of its key.
+    pub fn as_version(&self) -> KeyVersion {
+        KeyVersion {
+            id: self.id.clone(),
+            order_key: self.order_key.clone(),
+            status: self.status,
+            sequencer: self.sequencer.clone(),
+            landed_at: self.landed_at,
+        }
+    }
+}
+
+/// A refresh attempt recorded on a file before the refresh applied it: if the processor dies
+/// while applying, the attempt stays, and the next processor sees the file may be what killed
+/// it (docs/DESIGN.md §11, poison files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAttempt {
+    /// The refresh that started applying the file.
+    pub refresh_id: String,
+    /// The fencing token of the lease that refresh held.
+    pub token: u64,
+    /// How many files that refresh applied together (1: the file alone).
+    pub files: u32,
+}
+
+/// One tracked version of an object key (any status), to tell which version of a key is the
+/// one to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersion {
+    /// Tracker id: `<order key>#<object version>`.
+    pub id: String,
+    /// The key's place in the table order (equal for every version of one key).
+    pub order_key: String,
+    /// Its status.
+    pub status: FileStatus,
+    /// S3 event sequencer, when recorded.
+    pub sequencer: Option<String>,
+    /// When the version landed.
+    pub landed_at: DateTime<Utc>,
+}
+
+impl KeyVersion {
+    /// Whether this version was written after `other` (a version of the same key): by the S3
+    /// sequencers when both have one (hexadecimal, the shorter left-padded with zeros), else by
+    /// landing time, then by id so that the answer is never a tie.
+    pub fn is_newer_than(&self, other: &KeyVersion) -> bool {
+        let by_sequencer = match (&self.sequencer, &other.sequencer) {
+            (Some(mine), Some(theirs)) => compare_sequencers(mine, theirs),
+            _ => std::cmp::Ordering::Equal,
+        };
+        by_sequencer
+            .then(self.landed_at.cmp(&other.landed_at))
+            .then(self.id.cmp(&other.id))
+            .is_gt()
+    }
+}
+
+/// Orders two S3 sequencers of one key: hexadecimal strings of possibly different lengths,
+/// compared after left-padding the shorter with zeros (as the S3 documentation prescribes).
+fn compare_sequencers(a: &str, b: &str) -> std::cmp::Ordering {
+    let width = a.len().max(b.len());
+    let pad = |s: &str| format!("{:0>width$}", s.to_ascii_uppercase());
+    pad(a).cmp(&pad(b))
+}
+
+/// A file that will never be applied because another version of its key replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupersededFile {
+    /// Tracker id of the file.
+    pub file_id: String,
+    /// Why: the newer version's tracker id, or that the recorded version no longer exists.
+    pub reason: String,
 }
 
 /// How much of a backlog one refresh takes: at most `max_files` files and, after the first file,
@@ -272,7 +361,8 @@ pub struct BacklogFile {
 pub struct BacklogLimit {
     /// Most files per refresh.
     pub max_files: usize,
-    /// Most bytes per refresh.
+    /// Most stored bytes per refresh; the merge engine also holds the refresh to this many
+    /// decompressed bytes.
     pub max_bytes: u64,
 }
 
@@ -323,13 +413,52 @@ pub trait FileBacklog: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Records a failed attempt on one file (count, error, maybe quarantine).
+    /// Records a failed attempt on one file (count, error, maybe quarantine) and clears its
+    /// attempt.
     fn record_failure(
         &self,
         lease: &Lease,
         failure: &FileFailure,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records on each of `file_ids` that `refresh_id` starts applying them together (before
+    /// it reads them), so that a processor dying meanwhile leaves a trace. Marking the files
+    /// processed, superseded or failed, or [`FileBacklog::end_attempt`], clears it.
+    fn start_attempt(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Clears the attempt of files a refresh started but did not apply (it failed, or left
+    /// them for the next refresh).
+    fn end_attempt(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks a file `superseded`: it leaves the backlog and is never applied; `expires_at` is
+    /// its TTL.
+    fn mark_superseded(
+        &self,
+        lease: &Lease,
+        file: &SupersededFile,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every tracked version (any status, until its TTL) of the keys whose order keys are
+    /// `order_keys`, read with one Query of the table's items between the least and the
+    /// greatest of them (never a Scan).
+    fn key_versions(
+        &self,
+        table_id: &str,
+        order_keys: &[&str],
+    ) -> impl Future<Output = Result<Vec<KeyVersion>, StoreError>> + Send;
 }
 
 /// A tracked file as listings show it: the backlog view plus what happened to it.
@@ -343,6 +472,8 @@ pub struct TrackedFile {
     pub refresh_id: Option<String>,
     /// When it was applied.
     pub processed_at: Option<DateTime<Utc>>,
+    /// Why it was superseded, when it was.
+    pub superseded_by: Option<String>,
 }
 
 /// An `unregistered` or `unrecognized` record, as listings show it and `tributary retry` sends

@@ -42,3 +42,32 @@ fn landed_at_falls_back_to_first_seen() {
     let file = landed(&object(Some("e"), None)).expect("identifiable");
     assert_eq!(file.landed_at, DateTime::UNIX_EPOCH);
 }
+
+fn version(sequencer: Option<&str>, landed_seconds: i64, id: &str) -> KeyVersion {
+    KeyVersion {
+        id: id.to_owned(),
+        order_key: "k".to_owned(),
+        status: FileStatus::Landed,
+        sequencer: sequencer.map(str::to_owned),
+        landed_at: DateTime::UNIX_EPOCH + chrono::Duration::seconds(landed_seconds),
+    }
+}
+
+#[test]
+fn sequencers_decide_which_version_is_newer_left_padded_to_equal_length() {
+    // A shorter sequencer is a smaller number once left-padded, even if it sorts higher as text.
+    let short = version(Some("FF"), 100, "k#a");
+    let long = version(Some("0100"), 0, "k#b");
+    assert!(long.is_newer_than(&short));
+    assert!(!short.is_newer_than(&long));
+}
+
+#[test]
+fn without_two_sequencers_the_later_landing_is_newer_then_the_id_breaks_ties() {
+    let early = version(Some("99"), 0, "k#a");
+    let late = version(None, 60, "k#b");
+    assert!(late.is_newer_than(&early));
+    let twin = version(None, 0, "k#c");
+    let same_time = version(None, 0, "k#d");
+    assert!(same_time.is_newer_than(&twin) != twin.is_newer_than(&same_time));
+}

@@ -104,8 +104,12 @@ pub struct RefreshTotals {
     pub updated: u64,
     /// Rows deleted.
     pub deleted: u64,
-    /// Changes ignored (not newer than the stored state, duplicates) or superseded in the refresh.
+    /// Changes ignored: not newer than the stored state, duplicates, deletes of absent keys.
     pub ignored: u64,
+    /// Changes overtaken by a later change of the same key in the same refresh.
+    pub superseded: u64,
+    /// DMS files recorded `superseded` (another version of their key replaced them).
+    pub files_superseded: u64,
     /// Bytes of DMS files read.
     pub bytes_read: u64,
     /// Bytes of lake files written.
@@ -122,6 +126,8 @@ impl RefreshTotals {
         self.updated += other.updated;
         self.deleted += other.deleted;
         self.ignored += other.ignored;
+        self.superseded += other.superseded;
+        self.files_superseded += other.files_superseded;
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.partitions_rewritten += other.partitions_rewritten;

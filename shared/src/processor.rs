@@ -9,28 +9,30 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::catalog::Catalog;
-use crate::file_tracker::{BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus};
-use crate::lake::engine;
-use crate::lake::engine::{CommitGuard, LakeStores, MergeError, PendingFile, RefreshRequest};
-use crate::lake::garbage::{GarbagePolicy, collect_garbage};
-use crate::lake::table_config::{OnBadFile, TableConfig};
+use crate::file_tracker::{BacklogLimit, FileBacklog};
+use crate::lake::engine::{CommitGuard, LakeStores};
+use crate::lake::table_config::TableConfig;
 use crate::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
 };
-use crate::publisher;
 use crate::state_store::StoreError;
 use crate::table_registry::TableRegistry;
+
+#[path = "processor_chunk.rs"]
+mod chunk;
+
+use chunk::ChunkRun;
 
 /// Longest error message a summary or history item carries.
 const MAX_ERROR_CHARS: usize = 1_000;
@@ -140,9 +142,13 @@ impl TableSummary {
     }
 
     fn fail(mut self, error: impl std::fmt::Display) -> Self {
+        self.mark_failed(error);
+        self
+    }
+
+    fn mark_failed(&mut self, error: impl std::fmt::Display) {
         self.outcome = RefreshOutcomeKind::Failed;
         self.error = Some(truncate(&error.to_string()));
-        self
     }
 }
 
@@ -189,21 +195,38 @@ pub struct Processor<R, T, B, C> {
     clock: Arc<dyn Clock>,
 }
 
-/// What a refresh applied.
+/// What a chunk did to the table's files.
 #[derive(Debug, Default)]
 struct Done {
     totals: RefreshTotals,
     /// Tracker ids of the files now processed.
     files: Vec<String>,
+    /// Tracker ids of the files now superseded.
+    superseded: Vec<String>,
     /// The snapshot published.
     snapshot_version: Option<u64>,
+}
+
+impl Done {
+    /// Adds what `other` did.
+    fn absorb(&mut self, other: Done) {
+        self.totals.add(&other.totals);
+        self.files.extend(other.files);
+        self.superseded.extend(other.superseded);
+        self.snapshot_version = other.snapshot_version.or(self.snapshot_version);
+    }
+
+    /// Whether any file was applied or set aside.
+    fn progressed(&self) -> bool {
+        !self.files.is_empty() || !self.superseded.is_empty()
+    }
 }
 
 /// How a chunk ended.
 enum Chunk {
     /// Nothing pending.
     Empty,
-    /// A refresh was committed (or an earlier one completed and is now recorded).
+    /// Files were applied (or found applied) or superseded.
     Applied(Done),
     /// A file was quarantined and left aside (`on_bad_file: skip`), after the files before it
     /// were applied; go on.
@@ -215,6 +238,8 @@ enum Chunk {
         error: String,
         quarantined: Option<String>,
     },
+    /// Another processor took the lease over: this one lost the table (not a failure).
+    LostLease { done: Done, error: String },
 }
 
 impl Chunk {
@@ -225,21 +250,58 @@ impl Chunk {
             quarantined: None,
         }
     }
+
+    /// What the chunk leaves to record; a quarantined file is listed in `summary`.
+    fn end(self, summary: &mut TableSummary) -> ChunkEnd {
+        let (done, error, skipped) = match self {
+            Chunk::Empty => (Done::default(), None, false),
+            Chunk::Applied(done) => (done, None, false),
+            Chunk::SkippedBadFile { done, key } => {
+                push_quarantined(summary, key);
+                (done, None, true)
+            }
+            Chunk::Failed {
+                done,
+                error,
+                quarantined,
+            } => {
+                if let Some(key) = quarantined {
+                    push_quarantined(summary, key);
+                }
+                (done, Some(error), false)
+            }
+            Chunk::LostLease { done, error } => (done, Some(error), false),
+        };
+        ChunkEnd {
+            moved: skipped || done.progressed(),
+            done,
+            error,
+        }
+    }
 }
 
-/// A failed refresh attempt over some files.
-struct Attempt {
-    error: String,
-    retryable: bool,
-    /// Index (in the attempted files) of the file whose content caused the failure.
-    bad_file: Option<usize>,
+/// What a chunk leaves to record.
+struct ChunkEnd {
+    done: Done,
+    error: Option<String>,
+    /// Whether the backlog moved: files applied, superseded or set aside.
+    moved: bool,
 }
 
-/// Confirms the lease right before the lake commit point.
+/// A chunk as its history item records it.
+struct ChunkReport {
+    refresh_id: String,
+    started_at: DateTime<Utc>,
+    done: Done,
+    error: Option<String>,
+}
+
+/// Confirms the lease right before the lake commit point, remembering when it was lost.
 struct LeaseGuard<'a, T> {
     tracker: &'a T,
     lease: &'a Lease,
     expires_at: DateTime<Utc>,
+    lost: AtomicBool,
 }
 
 impl<T: ProcessingTracker> CommitGuard for LeaseGuard<'_, T> {
@@ -248,7 +310,12 @@ impl<T: ProcessingTracker> CommitGuard for LeaseGuard<'_, T> {
             self.tracker
                 .confirm(self.lease, self.expires_at)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    if matches!(e, StoreError::LeaseLost { .. }) {
+                        self.lost.store(true, Ordering::SeqCst);
+                    }
+                    e.to_string()
+                })
         })
     }
 }
@@ -368,7 +435,28 @@ where
         let expires_at = invocation.deadline
             + chrono::Duration::from_std(self.settings.lease_slack)
                 .unwrap_or(chrono::Duration::zero());
-        let lease = match self
+        match self
+            .take_lease(table_id, invocation, started, expires_at)
+            .await
+        {
+            Ok(lease) => {
+                self.refresh_leased(&config, &lease, expires_at, invocation, slowest_chunk)
+                    .await
+            }
+            Err(summary) => summary,
+        }
+    }
+
+    /// The table's lease, or the summary of a table that is busy or whose lease could not be
+    /// asked for.
+    async fn take_lease(
+        &self,
+        table_id: &str,
+        invocation: &Invocation,
+        started: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Lease, TableSummary> {
+        match self
             .tracker
             .acquire(table_id, &invocation.request_id, started, expires_at)
             .await
@@ -381,7 +469,7 @@ where
                     warn!(table_id, previous_owner = %previous, token = lease.token,
                         "took over an expired lease; its holder crashed or timed out");
                 }
-                lease
+                Ok(lease)
             }
             Ok(LeaseGrant::Busy { owner, expires_at }) => {
                 let message = format!("lease held by {owner} until {expires_at}");
@@ -394,15 +482,24 @@ where
                     &message,
                 )
                 .await;
-                return TableSummary::new(table_id, RefreshOutcomeKind::Busy);
+                Err(TableSummary::new(table_id, RefreshOutcomeKind::Busy))
             }
-            Err(e) => {
-                return TableSummary::new(table_id, RefreshOutcomeKind::Failed)
-                    .fail(format!("could not take the table's lease: {e}"));
-            }
-        };
+            Err(e) => Err(TableSummary::new(table_id, RefreshOutcomeKind::Failed)
+                .fail(format!("could not take the table's lease: {e}"))),
+        }
+    }
 
-        let mut summary = TableSummary::new(table_id, RefreshOutcomeKind::NoFiles);
+    /// The table's chunks under its lease until nothing is pending, a chunk fails or the
+    /// deadline is near; then the lease is released with the last outcome.
+    async fn refresh_leased(
+        &self,
+        config: &TableConfig,
+        lease: &Lease,
+        expires_at: DateTime<Utc>,
+        invocation: &Invocation,
+        slowest_chunk: &mut Duration,
+    ) -> TableSummary {
+        let mut summary = TableSummary::new(&lease.table_id, RefreshOutcomeKind::NoFiles);
         let mut applied_here: HashSet<String> = HashSet::new();
         let mut last: Option<RefreshRecord> = None;
         let mut chunk_number = 0u32;
@@ -418,85 +515,102 @@ where
                 chunk_started.format("%Y%m%dT%H%M%SZ"),
                 lease.token
             );
-            let chunk = self
-                .run_chunk(
-                    &config,
-                    &lease,
-                    &refresh_id,
-                    expires_at,
-                    &applied_here,
-                    &mut summary,
-                )
-                .await;
+            let run = ChunkRun {
+                config,
+                lease,
+                refresh_id: &refresh_id,
+                expires_at,
+            };
+            let chunk = self.run_chunk(&run, &applied_here, &mut summary).await;
             let elapsed = (self.clock.now() - chunk_started)
                 .to_std()
                 .unwrap_or(Duration::ZERO);
             *slowest_chunk = (*slowest_chunk).max(elapsed);
-            let (done, error) = match chunk {
+            let end = match chunk {
                 Chunk::Empty if last.is_some() => break,
-                Chunk::Empty => (Done::default(), None),
-                Chunk::Applied(done) => (done, None),
-                Chunk::SkippedBadFile { done, key } => {
-                    push_quarantined(&mut summary, key);
-                    (done, None)
-                }
-                Chunk::Failed {
-                    done,
-                    error,
-                    quarantined,
-                } => {
-                    if let Some(key) = quarantined {
-                        push_quarantined(&mut summary, key);
-                    }
-                    (done, Some(error))
-                }
+                Chunk::LostLease { done, error } => return lost_table(summary, &done, &error),
+                chunk => chunk.end(&mut summary),
             };
-            let outcome = if error.is_some() {
-                RefreshOutcomeKind::Failed
-            } else if done.files.is_empty() && last.is_none() && summary.quarantined.is_empty() {
-                RefreshOutcomeKind::NoFiles
-            } else {
-                RefreshOutcomeKind::Completed
-            };
-            if !done.files.is_empty() {
-                summary.refreshes += 1;
-            }
-            summary.totals.add(&done.totals);
-            applied_here.extend(done.files.iter().cloned());
-            let now = self.clock.now();
-            let record = RefreshRecord {
-                table_id: table_id.to_owned(),
+            applied_here.extend(end.done.files.iter().chain(&end.done.superseded).cloned());
+            let report = ChunkReport {
                 refresh_id,
-                owner: lease.owner.clone(),
                 started_at: chunk_started,
-                finished_at: now,
-                outcome,
-                error: error.clone(),
-                files: done.files,
-                totals: done.totals,
-                snapshot_version: done.snapshot_version,
-                expires_at: now + chrono_duration(self.settings.history_ttl),
+                done: end.done,
+                error: end.error,
             };
-            if let Err(e) = self.tracker.record_refresh(Some(&lease), &record).await {
-                warn!(table_id, error = %e, "could not write the processing-history item");
-            }
-            summary.outcome = outcome;
+            let record = self
+                .record_chunk(lease, &mut summary, last.is_some(), report)
+                .await;
+            let outcome = record.outcome;
             last = Some(record);
-            if let Some(error) = error {
-                summary = summary.fail(error);
-                summary.more_pending = true;
+            if outcome != RefreshOutcomeKind::Completed {
                 break;
             }
-            if outcome == RefreshOutcomeKind::NoFiles {
+            if !end.moved {
+                // Nothing moved (e.g. the backlog still shows files this run recorded): the next
+                // run goes on.
+                summary.more_pending = true;
                 break;
             }
         }
         if let Some(last) = &last
-            && let Err(e) = self.tracker.release(&lease, last).await
+            && let Err(e) = self.tracker.release(lease, last).await
         {
-            warn!(table_id, error = %e, "could not release the lease; it lapses at its expiry");
+            warn!(table_id = %lease.table_id, error = %e,
+                "could not release the lease; it lapses at its expiry");
         }
         summary
+    }
+
+    /// Adds a chunk to the table's summary and writes its history item; returns the item.
+    async fn record_chunk(
+        &self,
+        lease: &Lease,
+        summary: &mut TableSummary,
+        earlier_chunks: bool,
+        report: ChunkReport,
+    ) -> RefreshRecord {
+        let ChunkReport {
+            refresh_id,
+            started_at,
+            done,
+            error,
+        } = report;
+        let outcome = if error.is_some() {
+            RefreshOutcomeKind::Failed
+        } else if !done.progressed() && !earlier_chunks && summary.quarantined.is_empty() {
+            RefreshOutcomeKind::NoFiles
+        } else {
+            RefreshOutcomeKind::Completed
+        };
+        if !done.files.is_empty() {
+            summary.refreshes += 1;
+        }
+        summary.totals.add(&done.totals);
+        summary.outcome = outcome;
+        if let Some(error) = &error {
+            summary.mark_failed(error);
+            summary.more_pending = true;
+        }
+        let now = self.clock.now();
+        let record = RefreshRecord {
+            table_id: lease.table_id.clone(),
+            refresh_id,
+            owner: lease.owner.clone(),
+            started_at,
+            finished_at: now,
+            outcome,
+            error,
+            files: done.files,
+            totals: done.totals,
+            snapshot_version: done.snapshot_version,
+            expires_at: now + chrono_duration(self.settings.history_ttl),
+        };
+        if let Err(e) = self.tracker.record_refresh(Some(lease), &record).await {
+            warn!(table_id = %lease.table_id, error = %e,
+                "could not write the processing-history item");
+        }
+        record
     }
 
     /// The table's validated configuration, or the outcome and message to report.
@@ -558,332 +672,19 @@ where
             warn!(table_id, error = %e, "could not write the processing-history item");
         }
     }
-
-    /// One bounded chunk of the table's backlog. Files applied earlier in this invocation are
-    /// ignored (the pending index may lag behind their marking).
-    async fn run_chunk(
-        &self,
-        config: &TableConfig,
-        lease: &Lease,
-        refresh_id: &str,
-        expires_at: DateTime<Utc>,
-        applied_here: &HashSet<String>,
-        summary: &mut TableSummary,
-    ) -> Chunk {
-        let table_id = lease.table_id.as_str();
-        let pending = match self
-            .backlog
-            .pending(table_id, self.settings.backlog_limit)
-            .await
-        {
-            Ok(pending) => pending,
-            Err(e) => return Chunk::failed(format!("could not read the pending files: {e}")),
-        };
-        let pending: Vec<BacklogFile> = pending
-            .into_iter()
-            .filter(|f| !applied_here.contains(&f.id))
-            .collect();
-        let Some(first) = pending.first() else {
-            return Chunk::Empty;
-        };
-        let lag = (self.clock.now() - first.landed_at).num_seconds();
-        summary.lag_seconds = Some(summary.lag_seconds.map_or(lag, |l| l.max(lag)));
-        if first.status == FileStatus::Quarantined {
-            return self.quarantined_head(config, lease, first).await;
-        }
-        let files: Vec<&BacklogFile> = pending
-            .iter()
-            .take_while(|f| f.status == FileStatus::Landed)
-            .collect();
-        let failure = match self
-            .apply(config, lease, &files, refresh_id, expires_at)
-            .await
-        {
-            Ok(done) => return Chunk::Applied(done),
-            Err(failure) => failure,
-        };
-        let bad = failure
-            .bad_file
-            .filter(|_| !failure.retryable)
-            .and_then(|index| Some((index, *files.get(index)?)));
-        let Some((index, bad)) = bad else {
-            return Chunk::failed(failure.error);
-        };
-        // Apply the good files before the bad one, then account for the bad one.
-        let mut done = Done::default();
-        if index > 0 {
-            let prefix_id = format!("{refresh_id}p");
-            match self
-                .apply(config, lease, &files[..index], &prefix_id, expires_at)
-                .await
-            {
-                Ok(prefix) => done = prefix,
-                Err(prefix_failure) => return Chunk::failed(prefix_failure.error),
-            }
-        }
-        self.bad_file(config, lease, bad, failure.error, done).await
-    }
-
-    /// Counts a failure of `file` with `error`; quarantines it after too many.
-    async fn bad_file(
-        &self,
-        config: &TableConfig,
-        lease: &Lease,
-        file: &BacklogFile,
-        error: String,
-        done: Done,
-    ) -> Chunk {
-        let error = truncate(&error);
-        let failures = if file.last_error.as_deref() == Some(error.as_str()) {
-            file.failures.saturating_add(1)
-        } else {
-            1
-        };
-        let quarantine = failures >= self.settings.quarantine_after;
-        let skip = quarantine && config.on_bad_file == OnBadFile::Skip;
-        let record = FileFailure {
-            file_id: file.id.clone(),
-            failures,
-            error: error.clone(),
-            status: if quarantine {
-                FileStatus::Quarantined
-            } else {
-                FileStatus::Landed
-            },
-            keep_pending: !skip,
-        };
-        if let Err(e) = self
-            .backlog
-            .record_failure(lease, &record, self.clock.now())
-            .await
-        {
-            return Chunk::Failed {
-                done,
-                error: format!("{error} (and recording the failure failed: {e})"),
-                quarantined: None,
-            };
-        }
-        if quarantine {
-            error!(table_id = %lease.table_id, key = %file.key, failures, error = %error,
-                skipped = skip, "quarantined a DMS file");
-        }
-        if skip {
-            return Chunk::SkippedBadFile {
-                done,
-                key: file.key.clone(),
-            };
-        }
-        let error = if quarantine {
-            format!(
-                "quarantined {} after {failures} failures: {error}; the table stops here (on_bad_file: stop) until the file is fixed and retried",
-                file.key
-            )
-        } else {
-            format!(
-                "{error} (failure {failures} of {} before quarantine)",
-                self.settings.quarantine_after
-            )
-        };
-        Chunk::Failed {
-            done,
-            error,
-            quarantined: quarantine.then(|| file.key.clone()),
-        }
-    }
-
-    /// The head of the backlog is a quarantined file: the table waits (stop) or sets it aside
-    /// (skip, e.g. after the configuration changed to skip).
-    async fn quarantined_head(
-        &self,
-        config: &TableConfig,
-        lease: &Lease,
-        file: &BacklogFile,
-    ) -> Chunk {
-        let error = file.last_error.clone().unwrap_or_default();
-        if config.on_bad_file == OnBadFile::Stop {
-            return Chunk::failed(format!(
-                "blocked by quarantined file {}: {error}; fix the file and run `tributary retry --file {}`, or set on_bad_file: skip",
-                file.key, file.key
-            ));
-        }
-        let record = FileFailure {
-            file_id: file.id.clone(),
-            failures: file.failures,
-            error,
-            status: FileStatus::Quarantined,
-            keep_pending: false,
-        };
-        match self
-            .backlog
-            .record_failure(lease, &record, self.clock.now())
-            .await
-        {
-            Ok(()) => Chunk::SkippedBadFile {
-                done: Done::default(),
-                key: file.key.clone(),
-            },
-            Err(e) => Chunk::failed(format!("could not set the quarantined file aside: {e}")),
-        }
-    }
-
-    /// Merges `files`, publishes the table and records the files: one refresh.
-    async fn apply(
-        &self,
-        config: &TableConfig,
-        lease: &Lease,
-        files: &[&BacklogFile],
-        refresh_id: &str,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Done, Attempt> {
-        let table_id = lease.table_id.as_str();
-        let mut pending = Vec::with_capacity(files.len());
-        for (index, file) in files.iter().enumerate() {
-            let path = Path::parse(&file.key).map_err(|e| Attempt {
-                error: format!("staging key {:?} is not a valid object path: {e}", file.key),
-                retryable: false,
-                bad_file: Some(index),
-            })?;
-            pending.push(PendingFile {
-                id: file.id.clone(),
-                path,
-                kind: file.kind,
-                format: file.format,
-                order_key: file.order_key.clone(),
-            });
-        }
-        let guard = LeaseGuard {
-            tracker: &self.tracker,
-            lease,
-            expires_at,
-        };
-        let request = RefreshRequest {
-            config,
-            pending: &pending,
-            refresh_id,
-            now: self.clock.now(),
-            commit_guard: Some(&guard),
-        };
-        let outcome = engine::refresh(&self.stores, request)
-            .await
-            .map_err(|e| merge_failure(&e, files))?;
-        let mut totals = RefreshTotals::default();
-        if let Some(commit) = &outcome.commit {
-            info!(
-                table_id,
-                refresh_id,
-                version = commit.version,
-                partitions = commit.partitions_written.len(),
-                "committed a lake snapshot"
-            );
-            totals = RefreshTotals {
-                files: commit.applied_files.len() as u64,
-                inserted: outcome.counts.inserted,
-                updated: outcome.counts.updated,
-                deleted: outcome.counts.deleted,
-                ignored: outcome.counts.ignored + outcome.counts.superseded,
-                bytes_read: files.iter().map(|f| f.size.unwrap_or(0)).sum(),
-                bytes_written: outcome.io.bytes_written,
-                partitions_rewritten: (commit.partitions_written.len()
-                    + commit.partitions_dropped.len()) as u64,
-            };
-        }
-        if !outcome.already_applied.is_empty() {
-            info!(
-                table_id,
-                refresh_id,
-                files = outcome.already_applied.len(),
-                "files were already in the lake snapshot (an earlier run committed them); publishing and recording them"
-            );
-        }
-        let publish_failed = |e: publisher::PublishError| Attempt {
-            retryable: e.is_retryable(),
-            error: format!("publishing to the catalog failed: {e}"),
-            bad_file: None,
-        };
-        let report = if outcome.snapshot.version > 0 {
-            publisher::publish(
-                &self.catalog,
-                config,
-                &outcome.snapshot,
-                &self.settings.lake_url,
-            )
-            .await
-            .map_err(publish_failed)?
-        } else {
-            publisher::PublishReport::default()
-        };
-        let mut applied: Vec<String> = outcome
-            .commit
-            .as_ref()
-            .map(|c| c.applied_files.clone())
-            .unwrap_or_default();
-        applied.extend(outcome.already_applied.iter().cloned());
-        let now = self.clock.now();
-        self.backlog
-            .mark_processed(
-                lease,
-                &applied,
-                refresh_id,
-                now,
-                now + chrono_duration(self.settings.processed_file_ttl),
-            )
-            .await
-            .map_err(|e| store_failure("recording the processed files", &e))?;
-        if outcome.snapshot.version > 0 {
-            let policy = GarbagePolicy {
-                catalog_locations: &report.catalog_locations,
-                now,
-                grace: self.settings.gc_grace,
-            };
-            match collect_garbage(
-                &*self.stores.lake,
-                &config.location,
-                &outcome.snapshot,
-                policy,
-            )
-            .await
-            {
-                Ok(gc) if gc.objects_deleted > 0 => {
-                    info!(
-                        table_id,
-                        folders = gc.folders_deleted,
-                        objects = gc.objects_deleted,
-                        bytes = gc.bytes_deleted,
-                        snapshots = gc.snapshots_deleted,
-                        "garbage-collected unreferenced lake objects"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(table_id, error = %e, "garbage collection failed; it is retried next refresh")
-                }
-            }
-        }
-        Ok(Done {
-            totals,
-            files: applied,
-            snapshot_version: (outcome.snapshot.version > 0).then_some(outcome.snapshot.version),
-        })
-    }
 }
 
-fn merge_failure(error: &MergeError, files: &[&BacklogFile]) -> Attempt {
-    let bad_file = error
-        .bad_file()
-        .and_then(|path| files.iter().position(|f| f.key == path));
-    Attempt {
-        error: error.to_string(),
-        retryable: error.is_retryable(),
-        bad_file,
-    }
-}
-
-fn store_failure(doing: &str, error: &StoreError) -> Attempt {
-    Attempt {
-        error: format!("{doing} failed: {error}"),
-        retryable: error.is_retryable(),
-        bad_file: None,
-    }
+/// The summary of a table whose lease another processor took over during the refresh: it lost
+/// the table (`busy`); nothing is counted as a failure, and the new holder finishes the work.
+fn lost_table(mut summary: TableSummary, done: &Done, error: &str) -> TableSummary {
+    warn!(table_id = %summary.table, error, "lost the table's lease to another processor");
+    summary.totals.add(&done.totals);
+    summary.outcome = RefreshOutcomeKind::Busy;
+    summary.more_pending = false;
+    summary.error = Some(truncate(&format!(
+        "lost the table to another processor: {error}"
+    )));
+    summary
 }
 
 fn push_quarantined(summary: &mut TableSummary, key: String) {

@@ -58,6 +58,19 @@ impl Clock for TestClock {
     }
 }
 
+/// An object uploaded to the staging bucket.
+#[derive(Debug, Clone)]
+pub struct UploadedObject {
+    /// Its key.
+    pub key: String,
+    /// Its ETag, without quotes.
+    pub etag: String,
+    /// Its version id, in a versioned bucket.
+    pub version_id: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// One pipeline with its own resources.
 pub struct Pipeline {
     /// The emulator.
@@ -159,6 +172,18 @@ impl Pipeline {
     /// Uploads a DMS file for `schema.table` named `name` and delivers its S3 notification to
     /// the file-manager service, as the deployed route would.
     pub async fn stage(&self, table_id: &str, name: &str, contents: impl Into<Vec<u8>>) {
+        let object = self.upload(table_id, name, contents).await;
+        self.notify(&object, None).await;
+    }
+
+    /// Uploads a DMS file for `schema.table` named `name` without notifying anyone (its event
+    /// is late, or lost).
+    pub async fn upload(
+        &self,
+        table_id: &str,
+        name: &str,
+        contents: impl Into<Vec<u8>>,
+    ) -> UploadedObject {
         let key = format!("{DMS_FOLDER}/{}/{name}", table_id.replacen('.', "/", 1));
         let body: Vec<u8> = contents.into();
         let size = body.len() as u64;
@@ -172,14 +197,33 @@ impl Pipeline {
             .send()
             .await
             .expect("stage object");
-        let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        UploadedObject {
+            key,
+            etag: put.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            version_id: put.version_id().map(str::to_owned),
+            size,
+        }
+    }
+
+    /// Delivers the S3 notification of `object` to the file-manager service, with the version
+    /// id S3 returned (versioned buckets) and, when given, the event's `sequencer` (the order of
+    /// a key's writes).
+    pub async fn notify(&self, object: &UploadedObject, sequencer: Option<&str>) {
+        let mut event = s3_notification(
+            &self.config.staging_bucket,
+            &object.key,
+            &object.etag,
+            object.size,
+        );
+        let fields = &mut event["Records"][0]["s3"]["object"];
+        if let Some(version_id) = &object.version_id {
+            fields["versionId"] = serde_json::Value::from(version_id.as_str());
+        }
+        if let Some(sequencer) = sequencer {
+            fields["sequencer"] = serde_json::Value::from(sequencer);
+        }
         self.file_manager
-            .handle(&s3_notification(
-                &self.config.staging_bucket,
-                &key,
-                &etag,
-                size,
-            ))
+            .handle(&event)
             .await
             .expect("record landed file");
     }

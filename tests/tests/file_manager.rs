@@ -12,6 +12,8 @@ use tributary_shared::dms_layout::StagingLayout;
 use tributary_shared::file_manager::{
     FileManager, FileManagerError, FileManagerResponse, Handled, Tally,
 };
+use tributary_shared::file_tracker::{Arrival, FileTracker, RecordOutcome, UnrecognizedObject};
+use tributary_shared::state_store::StoreError;
 use tributary_tests::{
     LocalAws, Route, eventbridge_object_created, items_for_key, s3_notification, sqs_batch,
     sqs_event_from, string_attr, unique_name,
@@ -122,7 +124,18 @@ async fn duplicate_deliveries_of_one_object_leave_one_item() {
 
 #[tokio::test]
 async fn concurrent_duplicate_deliveries_leave_one_item() {
-    let (aws, table, manager) = tracked_manager().await;
+    // The interleaving is explicit: all three deliveries decide to write before any of them
+    // writes, then their conditional writes reach the table one after another (as DynamoDB
+    // serialises conditional writes of one item; the emulator does not promise to).
+    let aws = LocalAws::connect().await;
+    let table = aws.new_tracker_table().await;
+    let tracker = Turnstile {
+        inner: DynamoDbFileTracker::new(aws.dynamodb(), &table),
+        arrived: tokio::sync::Barrier::new(3),
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    };
+    let registry = aws.new_registry(&REGISTERED).await;
+    let manager = FileManager::new(dms_layout(BUCKET), tracker, registry, 8);
     let event = s3_notification(
         BUCKET,
         "dms/hr/people/20240301-101530123.parquet",
@@ -138,6 +151,26 @@ async fn concurrent_duplicate_deliveries_leave_one_item() {
     let duplicates: usize = tallies.iter().map(|t| t.duplicates).sum();
     assert_eq!((recorded, duplicates), (1, 2), "exactly one delivery wins");
     assert_eq!(aws.tracker_items(&table).await.len(), 1);
+}
+
+/// A tracker whose writes wait until every expected delivery is about to write, then go
+/// through one at a time.
+struct Turnstile<T> {
+    inner: T,
+    arrived: tokio::sync::Barrier,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl<T: FileTracker> FileTracker for Turnstile<T> {
+    async fn record(&self, arrival: &Arrival) -> Result<RecordOutcome, StoreError> {
+        self.arrived.wait().await;
+        let _turn = self.one_at_a_time.lock().await;
+        self.inner.record(arrival).await
+    }
+
+    async fn forget_unrecognized(&self, object: &UnrecognizedObject) -> Result<(), StoreError> {
+        self.inner.forget_unrecognized(object).await
+    }
 }
 
 #[tokio::test]

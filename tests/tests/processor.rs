@@ -1,20 +1,32 @@
 //! The processor against the local AWS emulator: leases, refreshes, the Glue catalog, bad files,
 //! deadlines and garbage collection (docs/DESIGN.md §11).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
-use object_store::ObjectStore;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 use serde_json::{Value, json};
+use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
+use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
+use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::catalog::{PARQUET_INPUT_FORMAT, PARQUET_SERDE};
 use tributary_shared::config::vars;
 use tributary_shared::file_tracker::{
-    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus,
+    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
 };
+use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::metrics::emf_documents;
 use tributary_shared::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind,
+    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
 };
 use tributary_shared::processor::{BatchSummary, Clock, Processor, TableSummary};
 use tributary_shared::state_store::StoreError;
@@ -195,20 +207,29 @@ async fn incremental_refresh_applies_updates_deletes_and_partition_moves() {
     assert_eq!(table(&idle, ORDERS).outcome, RefreshOutcomeKind::NoFiles);
 }
 
+// Two processors on one table. Each interleaving is driven explicitly: a scripted port runs a
+// step of the test (typically the other processor's whole run) at a chosen point of the first
+// processor's calls, so no outcome depends on timing or on the emulator serialising concurrent
+// conditional writes (moto does not: docs/DESIGN.md §11).
+
 #[tokio::test]
 async fn two_processors_racing_on_one_table_one_refreshes_the_other_reports_busy() {
-    let pipeline = loaded_pipeline().await;
-    let (first, second) = (pipeline.processor(), pipeline.processor());
-    let (a, b) = tokio::join!(
-        pipeline.run_with(&first, &[ORDERS]),
-        pipeline.run_with(&second, &[ORDERS])
-    );
-    let mut outcomes = vec![table(&a, ORDERS).outcome, table(&b, ORDERS).outcome];
-    outcomes.sort_by_key(|o| o.as_str());
-    assert_eq!(
-        outcomes,
-        [RefreshOutcomeKind::Busy, RefreshOutcomeKind::Completed]
-    );
+    let pipeline = Arc::new(loaded_pipeline().await);
+    // The second processor runs while the first holds the lease.
+    let script = Script::new();
+    let second = Arc::clone(&pipeline);
+    let (second_summary, second_done) = tokio::sync::oneshot::channel();
+    script.at(Point::AfterAcquire, async move {
+        let summary = second.run(&[ORDERS]).await;
+        second_summary.send(summary).expect("send the summary");
+    });
+    let first = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    let second = second_done.await.expect("the second processor ran");
+    assert_eq!(table(&first, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    assert_eq!(table(&second, ORDERS).outcome, RefreshOutcomeKind::Busy);
+    assert_eq!((first.failed, second.failed), (0, 0));
     assert_eq!(
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
@@ -223,71 +244,107 @@ async fn two_processors_racing_on_one_table_one_refreshes_the_other_reports_busy
             .iter()
             .any(|r| r.outcome == RefreshOutcomeKind::Busy)
     );
+    // Once the first released the table, the second finds nothing left to do.
+    let after = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&after, ORDERS).outcome, RefreshOutcomeKind::NoFiles);
 }
 
 #[tokio::test]
-async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
+async fn a_processor_that_finds_its_files_already_applied_reconciles_them_and_fails_nothing() {
     let pipeline = loaded_pipeline().await;
-    let now = pipeline.clock.now();
-    let grant = pipeline
-        .processing()
-        .acquire(
-            ORDERS,
-            "crashed-invocation",
-            now,
-            now + Duration::minutes(5),
-        )
+    // The second processor's backlog read lags behind the first's marking (the pending index
+    // is eventually consistent): it sees the files the first one just applied.
+    let (_, _, backlog, _) = pipeline.ports();
+    let stale = backlog
+        .pending(ORDERS, pipeline.config.settings.backlog_limit)
         .await
-        .expect("acquire");
-    assert!(matches!(grant, LeaseGrant::Acquired { .. }));
-    let busy = pipeline.run(&[ORDERS]).await;
-    assert_eq!(table(&busy, ORDERS).outcome, RefreshOutcomeKind::Busy);
-    assert!(pipeline.lake_rows("orders").await.is_empty());
-
-    pipeline.clock.advance(Duration::minutes(6));
-    let taken = pipeline.run(&[ORDERS]).await;
-    assert_eq!(table(&taken, ORDERS).outcome, RefreshOutcomeKind::Completed);
+        .expect("read the backlog");
+    assert_eq!(stale.len(), 1);
+    let first = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&first, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    let script = Script::new();
+    script.replace_pending(stale);
+    let second = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    let orders = table(&second, ORDERS);
+    assert!(
+        matches!(
+            orders.outcome,
+            RefreshOutcomeKind::Completed | RefreshOutcomeKind::NoFiles
+        ),
+        "{orders:?}"
+    );
+    assert_eq!((orders.totals.files, orders.totals.inserted), (0, 0));
+    assert_eq!(second.failed, 0);
     assert_eq!(pipeline.lake_rows("orders").await.len(), 3);
-    let state = pipeline
-        .processing()
-        .table_state(ORDERS)
+    assert_no_file_failures(&pipeline).await;
+}
+
+#[tokio::test]
+async fn a_processor_fenced_out_at_its_commit_point_reports_busy_and_counts_no_failure() {
+    let pipeline = Arc::new(loaded_pipeline().await);
+    // Right before the first processor commits, its lease expires and a second one takes the
+    // table over and refreshes it.
+    let script = Script::new();
+    script.at(Point::BeforeConfirm, take_over(&pipeline));
+    let stale = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&stale);
+    let snapshots: Vec<_> = pipeline
+        .lake_store()
+        .list(Some(&Path::from("sales/orders/_tributary/snapshots")))
+        .try_collect()
         .await
-        .expect("state")
-        .expect("a state item");
-    assert_eq!(state.fencing_token, 2, "the takeover got a new token");
+        .expect("list snapshots");
+    assert_eq!(snapshots.len(), 1, "only the new holder committed");
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
+    );
+    assert_no_file_failures(&pipeline).await;
+}
+
+#[tokio::test]
+async fn a_processor_fenced_out_after_committing_reports_busy_and_the_new_holder_reconciles() {
+    let pipeline = Arc::new(loaded_pipeline().await);
+    // The first processor commits and publishes; before it marks its files, its lease expires
+    // and a second one takes over, finds the files in the lake snapshot and records them.
+    let script = Script::new();
+    script.at(Point::BeforeMarkProcessed, take_over(&pipeline));
+    let stale = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&stale);
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"],
+        "applied once"
+    );
+    assert!(
+        pipeline
+            .aws
+            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
+            .await
+            .is_empty()
+    );
+    assert_no_file_failures(&pipeline).await;
 }
 
 #[tokio::test]
 async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
     let pipeline = Arc::new(loaded_pipeline().await);
     // The stale processor reads its pending files; then (it stalls) its lease expires, another
-    // processor takes the table over and refreshes it; then the stale one merges and tries to
-    // commit with its old token.
-    let competitor = Arc::clone(&pipeline);
-    let takeover = async move {
-        competitor.clock.advance(Duration::minutes(20));
-        let summary = competitor.run(&[ORDERS]).await;
-        assert_eq!(
-            table(&summary, ORDERS).outcome,
-            RefreshOutcomeKind::Completed
-        );
-    };
-    let (registry, tracker, backlog, catalog) = pipeline.ports();
-    let stale = Processor::new(
-        pipeline.config.settings.clone(),
-        pipeline.stores(),
-        (
-            registry,
-            tracker,
-            StallingBacklog::new(backlog, takeover),
-            catalog,
-        ),
-        pipeline.clock.clone(),
-    );
-    let summary = pipeline.run_with(&stale, &[ORDERS]).await;
-    let orders = table(&summary, ORDERS);
-    assert_eq!(orders.outcome, RefreshOutcomeKind::Failed);
-    let error = orders.error.as_deref().unwrap_or_default();
+    // processor takes the table over and refreshes it; then the stale one goes on with its old
+    // token.
+    let script = Script::new();
+    script.at(Point::AfterPending, take_over(&pipeline));
+    let summary = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&summary);
+    let error = table(&summary, ORDERS).error.clone().unwrap_or_default();
     assert!(error.contains("no longer held"), "{error}");
     let snapshots: Vec<_> = pipeline
         .lake_store()
@@ -322,33 +379,175 @@ async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
     );
 }
 
-/// A file backlog whose first `pending` call runs `stall` after reading the backlog, as if the
-/// processor stalled there while something else happened.
-struct StallingBacklog<B> {
-    inner: B,
-    stall: std::sync::Mutex<Option<futures::future::BoxFuture<'static, ()>>>,
+/// A step that lets the running processor's lease expire and refreshes the table with another
+/// processor, which must complete.
+fn take_over(pipeline: &Arc<Pipeline>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let pipeline = Arc::clone(pipeline);
+    async move {
+        pipeline.clock.advance(Duration::minutes(20));
+        let summary = pipeline.run(&[ORDERS]).await;
+        assert_eq!(
+            table(&summary, ORDERS).outcome,
+            RefreshOutcomeKind::Completed,
+            "{summary:?}"
+        );
+    }
 }
 
-impl<B> StallingBacklog<B> {
-    fn new(inner: B, stall: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
-        StallingBacklog {
-            inner,
-            stall: std::sync::Mutex::new(Some(Box::pin(stall))),
+/// The summary of a processor that lost its table to another: `busy`, no failure, no alarm.
+fn assert_lost_the_table(summary: &BatchSummary) {
+    let orders = table(summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Busy, "{orders:?}");
+    assert_eq!(summary.failed, 0);
+    let error = orders.error.as_deref().unwrap_or_default();
+    assert!(error.contains("lost the table"), "{error}");
+    for document in emf_documents(summary, Utc::now()) {
+        assert_eq!(
+            document["RefreshFailures"].as_f64(),
+            Some(0.0),
+            "{document}"
+        );
+    }
+}
+
+/// No tracker item of the pipeline carries a failure count.
+async fn assert_no_file_failures(pipeline: &Pipeline) {
+    let items = pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await;
+    for item in &items {
+        assert!(!item.contains_key("failures"), "{item:?}");
+        assert_eq!(string_attr(item, "status"), "processed", "{item:?}");
+    }
+}
+
+/// Where a scripted port runs a test's step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Point {
+    /// Right after the lease was acquired.
+    AfterAcquire,
+    /// Right after the backlog was read.
+    AfterPending,
+    /// Right before the lease is confirmed for the commit.
+    BeforeConfirm,
+    /// Right before files are marked processed.
+    BeforeMarkProcessed,
+}
+
+/// Steps a test runs at points of a processor's port calls, each at most once.
+#[derive(Default)]
+struct Script {
+    steps: std::sync::Mutex<HashMap<Point, BoxFuture<'static, ()>>>,
+    pending: std::sync::Mutex<Option<Vec<BacklogFile>>>,
+}
+
+impl Script {
+    fn new() -> Arc<Script> {
+        Arc::new(Script::default())
+    }
+
+    /// Runs `step` the first time a call reaches `point`.
+    fn at(&self, point: Point, step: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.steps
+            .lock()
+            .expect("script lock")
+            .insert(point, Box::pin(step));
+    }
+
+    /// The next backlog read returns `files` instead of what the tracker holds.
+    fn replace_pending(&self, files: Vec<BacklogFile>) {
+        *self.pending.lock().expect("script lock") = Some(files);
+    }
+
+    async fn reach(&self, point: Point) {
+        let step = self.steps.lock().expect("script lock").remove(&point);
+        if let Some(step) = step {
+            step.await;
         }
     }
 }
 
-impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
+/// A port whose calls reach a script's points.
+struct Scripted<P> {
+    inner: P,
+    script: Arc<Script>,
+}
+
+/// The pipeline's processor with its tracker and backlog following `script`.
+fn scripted(
+    pipeline: &Pipeline,
+    script: &Arc<Script>,
+) -> Processor<
+    DynamoDbTableRegistry,
+    Scripted<DynamoDbProcessingTracker>,
+    Scripted<DynamoDbFileTracker>,
+    GlueCatalog,
+> {
+    let (registry, tracker, backlog, catalog) = pipeline.ports();
+    let with_script = |inner| Scripted {
+        inner,
+        script: Arc::clone(script),
+    };
+    Processor::new(
+        pipeline.config.settings.clone(),
+        pipeline.stores(),
+        (
+            registry,
+            with_script(tracker),
+            Scripted {
+                inner: backlog,
+                script: Arc::clone(script),
+            },
+            catalog,
+        ),
+        pipeline.clock.clone(),
+    )
+}
+
+impl<T: ProcessingTracker> ProcessingTracker for Scripted<T> {
+    async fn acquire(
+        &self,
+        table_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<LeaseGrant, StoreError> {
+        let grant = self.inner.acquire(table_id, owner, now, expires_at).await?;
+        self.script.reach(Point::AfterAcquire).await;
+        Ok(grant)
+    }
+
+    async fn confirm(&self, lease: &Lease, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.script.reach(Point::BeforeConfirm).await;
+        self.inner.confirm(lease, expires_at).await
+    }
+
+    async fn record_refresh(
+        &self,
+        lease: Option<&Lease>,
+        record: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.record_refresh(lease, record).await
+    }
+
+    async fn release(&self, lease: &Lease, last: &RefreshRecord) -> Result<(), StoreError> {
+        self.inner.release(lease, last).await
+    }
+}
+
+impl<B: FileBacklog> FileBacklog for Scripted<B> {
     async fn pending(
         &self,
         table_id: &str,
         limit: BacklogLimit,
     ) -> Result<Vec<BacklogFile>, StoreError> {
-        let pending = self.inner.pending(table_id, limit).await?;
-        let stall = self.stall.lock().expect("stall lock").take();
-        if let Some(stall) = stall {
-            stall.await;
-        }
+        let replaced = self.script.pending.lock().expect("script lock").take();
+        let pending = match replaced {
+            Some(files) => files,
+            None => self.inner.pending(table_id, limit).await?,
+        };
+        self.script.reach(Point::AfterPending).await;
         Ok(pending)
     }
 
@@ -360,6 +559,7 @@ impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
         processed_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.script.reach(Point::BeforeMarkProcessed).await;
         self.inner
             .mark_processed(lease, file_ids, refresh_id, processed_at, expires_at)
             .await
@@ -373,6 +573,74 @@ impl<B: FileBacklog> FileBacklog for StallingBacklog<B> {
     ) -> Result<(), StoreError> {
         self.inner.record_failure(lease, failure, at).await
     }
+
+    async fn start_attempt(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .start_attempt(lease, file_ids, refresh_id, at)
+            .await
+    }
+
+    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
+        self.inner.end_attempt(lease, file_ids).await
+    }
+
+    async fn mark_superseded(
+        &self,
+        lease: &Lease,
+        file: &SupersededFile,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .mark_superseded(lease, file, at, expires_at)
+            .await
+    }
+
+    async fn key_versions(
+        &self,
+        table_id: &str,
+        order_keys: &[&str],
+    ) -> Result<Vec<KeyVersion>, StoreError> {
+        self.inner.key_versions(table_id, order_keys).await
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
+    let pipeline = loaded_pipeline().await;
+    let now = pipeline.clock.now();
+    let grant = pipeline
+        .processing()
+        .acquire(
+            ORDERS,
+            "crashed-invocation",
+            now,
+            now + Duration::minutes(5),
+        )
+        .await
+        .expect("acquire");
+    assert!(matches!(grant, LeaseGrant::Acquired { .. }));
+    let busy = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&busy, ORDERS).outcome, RefreshOutcomeKind::Busy);
+    assert!(pipeline.lake_rows("orders").await.is_empty());
+
+    pipeline.clock.advance(Duration::minutes(6));
+    let taken = pipeline.run(&[ORDERS]).await;
+    assert_eq!(table(&taken, ORDERS).outcome, RefreshOutcomeKind::Completed);
+    assert_eq!(pipeline.lake_rows("orders").await.len(), 3);
+    let state = pipeline
+        .processing()
+        .table_state(ORDERS)
+        .await
+        .expect("state")
+        .expect("a state item");
+    assert_eq!(state.fencing_token, 2, "the takeover got a new token");
 }
 
 #[tokio::test]
@@ -774,4 +1042,680 @@ async fn duckdb_reads_the_published_partitions_like_our_reader() {
         id_region_amount(&pipeline.lake_rows("orders").await)
     );
     assert_eq!(duckdb_rows, ["1|us|11.00", "2|eu|20.00", "3|us|30.00"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures are attributed to the file that caused them (docs/DESIGN.md §11).
+
+/// A DMS Parquet CDC file inserting `ids` of region `eu` with `amount` of Hive type `amount_type`.
+fn parquet_inserts(ids: &[&str], amount_type: &str, amount: &str) -> Vec<u8> {
+    let ops = vec!["I"; ids.len()];
+    let regions = vec!["eu"; ids.len()];
+    let amounts = vec![amount; ids.len()];
+    let times = vec!["2024-01-02T00:00:01"; ids.len()];
+    tributary_tests::parquet_file(&[
+        ("Op", "string", &ops),
+        ("id", "bigint", ids),
+        ("region", "string", &regions),
+        ("amount", amount_type, &amounts),
+        ("ts", "timestamp", &times),
+    ])
+}
+
+/// The ids of the lake rows, sorted (repeated ids stay repeated).
+fn ids(rows: &[String]) -> Vec<String> {
+    id_region_amount(rows)
+        .iter()
+        .filter_map(|row| row.split('|').next().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The tracker item of the file whose key ends with `name`.
+async fn file_item(pipeline: &Pipeline, name: &str) -> tributary_tests::Item {
+    pipeline
+        .aws
+        .tracker_items(&pipeline.config.file_tracker_table)
+        .await
+        .into_iter()
+        .find(|item| string_attr(item, "key").ends_with(name))
+        .unwrap_or_else(|| panic!("no tracker item for {name}"))
+}
+
+fn number(item: &tributary_tests::Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// A Parquet table whose full load and five CDC files hold an incompatible type (file 3) right
+/// before a truncated file (file 4): the refresh fails first on file 4 (reading), then its
+/// prefix on file 3 (schema). File 3 must be the one counted and quarantined.
+async fn incompatible_then_truncated(on_bad_file: &str) -> Pipeline {
+    let pipeline = Pipeline::new(&[]).await;
+    let mut spec = orders_spec("events", on_bad_file);
+    spec["input"] = json!({});
+    pipeline.register(&spec, true).await;
+    let table_id = "sales.events";
+    let load = tributary_tests::parquet_file(&[
+        ("id", "bigint", &["1", "2"]),
+        ("region", "string", &["eu", "eu"]),
+        ("amount", "double", &["1.5", "2.5"]),
+        (
+            "ts",
+            "timestamp",
+            &["2024-01-01T00:00:01", "2024-01-01T00:00:01"],
+        ),
+    ]);
+    pipeline.stage(table_id, "LOAD00000001.parquet", load).await;
+    let good = parquet_inserts(&["3"], "double", "3.5");
+    pipeline
+        .stage(table_id, "20240102-000000000.parquet", good)
+        .await;
+    let incompatible = parquet_inserts(&["4"], "string", "four");
+    pipeline
+        .stage(table_id, "20240103-000000000.parquet", incompatible)
+        .await;
+    let whole = parquet_inserts(&["5"], "double", "5.5");
+    let truncated = whole[..whole.len() / 2].to_vec();
+    pipeline
+        .stage(table_id, "20240104-000000000.parquet", truncated)
+        .await;
+    for (name, id) in [
+        ("20240105-000000000.parquet", "6"),
+        ("20240106-000000000.parquet", "7"),
+    ] {
+        pipeline
+            .stage(table_id, name, parquet_inserts(&[id], "double", "6.5"))
+            .await;
+    }
+    pipeline
+}
+
+#[tokio::test]
+async fn a_file_failing_before_the_one_the_error_names_is_counted_and_quarantined_stop() {
+    let pipeline = incompatible_then_truncated("stop").await;
+    for round in 1..=3 {
+        let summary = pipeline.run(&["sales.events"]).await;
+        let events = table(&summary, "sales.events");
+        assert_eq!(events.outcome, RefreshOutcomeKind::Failed, "round {round}");
+        let error = events.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("20240103-000000000.parquet") && error.contains("amount"),
+            "round {round}: the failure is the incompatible file's: {error}"
+        );
+        let item = file_item(&pipeline, "20240103-000000000.parquet").await;
+        assert_eq!(number(&item, "failures"), Some(round), "round {round}");
+    }
+    let item = file_item(&pipeline, "20240103-000000000.parquet").await;
+    assert_eq!(string_attr(&item, "status"), "quarantined");
+    let blocked = pipeline.run(&["sales.events"]).await;
+    let error = table(&blocked, "sales.events")
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("blocked by quarantined file"), "{error}");
+    assert_eq!(
+        ids(&pipeline.lake_rows("events").await),
+        ["1", "2", "3"],
+        "the good files before the culprit are applied"
+    );
+    let truncated = file_item(&pipeline, "20240104-000000000.parquet").await;
+    assert_eq!(
+        number(&truncated, "failures"),
+        None,
+        "not its failure (yet)"
+    );
+}
+
+#[tokio::test]
+async fn a_file_failing_before_the_one_the_error_names_is_counted_and_quarantined_skip() {
+    let pipeline = incompatible_then_truncated("skip").await;
+    let mut quarantined = Vec::new();
+    let mut last = None;
+    for _ in 0..8 {
+        let summary = pipeline.run(&["sales.events"]).await;
+        let events = table(&summary, "sales.events").clone();
+        quarantined.extend(events.quarantined.clone());
+        let idle = events.outcome == RefreshOutcomeKind::NoFiles;
+        last = Some(events);
+        if idle {
+            break;
+        }
+    }
+    let last = last.expect("a run");
+    assert_eq!(last.outcome, RefreshOutcomeKind::NoFiles, "{last:?}");
+    assert_eq!(
+        quarantined,
+        [
+            "dms/sales/events/20240103-000000000.parquet",
+            "dms/sales/events/20240104-000000000.parquet"
+        ]
+    );
+    let truncated = file_item(&pipeline, "20240104-000000000.parquet").await;
+    assert!(
+        string_attr(&truncated, "last_error").contains("not a readable Parquet file"),
+        "{truncated:?}"
+    );
+    assert_eq!(
+        ids(&pipeline.lake_rows("events").await),
+        ["1", "2", "3", "6", "7"],
+        "the good files before and after both culprits are applied"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A refresh's memory follows what its files decompress to; a file that kills the processor is
+// counted (docs/DESIGN.md §11).
+
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(text.as_bytes()).expect("compress");
+    encoder.finish().expect("compress")
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_quarantined_naming_the_limit_and_the_other_files_still_apply() {
+    let pipeline = Pipeline::new(&[
+        (vars::QUARANTINE_AFTER, "1"),
+        (vars::MAX_BYTES_PER_REFRESH, "1000000"),
+    ])
+    .await;
+    pipeline
+        .register(&orders_spec("orders", "skip"), true)
+        .await;
+    pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
+    // 8 MB of valid rows in a few kilobytes: small to fetch, far too big to hold.
+    let bomb = gzip(&"I,7,eu,70.00,2024-01-02 00:00:01\n".repeat(250_000));
+    assert!(bomb.len() < 100_000, "{} compressed bytes", bomb.len());
+    pipeline
+        .stage(ORDERS, "20240102-000000000.csv.gz", bomb)
+        .await;
+    pipeline
+        .stage(
+            ORDERS,
+            "20240103-000000000.csv",
+            "I,9,eu,90.00,2024-01-03 00:00:01\n",
+        )
+        .await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Completed, "{orders:?}");
+    assert_eq!(
+        orders.quarantined,
+        ["dms/sales/orders/20240102-000000000.csv.gz"]
+    );
+    let bomb = file_item(&pipeline, "20240102-000000000.csv.gz").await;
+    assert_eq!(string_attr(&bomb, "status"), "quarantined");
+    let error = string_attr(&bomb, "last_error");
+    assert!(
+        error.contains("1000000") && error.contains("TRIBUTARY_MAX_BYTES_PER_REFRESH"),
+        "{error}"
+    );
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00", "9|eu|90.00"]
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_reads_files_while_their_decompressed_size_fits_and_leaves_the_rest_pending() {
+    // Each file decompresses to about 66 KB and decodes to more than a third of the budget:
+    // one file fits a refresh, two do not.
+    let pipeline = Pipeline::new(&[(vars::MAX_BYTES_PER_REFRESH, "100000")]).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
+    for file in 0..3u32 {
+        let rows: String = (0..2_000u32)
+            .map(|row| format!("I,{},eu,1.00,2024-01-02 00:00:01\n", file * 10_000 + row))
+            .collect();
+        let compressed = gzip(&rows);
+        assert!(compressed.len() < 30_000, "{}", compressed.len());
+        pipeline
+            .stage(
+                ORDERS,
+                &format!("2024010{}-000000000.csv.gz", file + 2),
+                compressed,
+            )
+            .await;
+    }
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Completed, "{orders:?}");
+    assert_eq!(orders.refreshes, 3, "one file per refresh: {orders:?}");
+    assert_eq!(orders.totals.inserted, 6_000);
+    assert!(orders.quarantined.is_empty());
+    assert_eq!(pipeline.lake_rows("orders").await.len(), 6_000);
+}
+
+#[tokio::test]
+async fn a_processor_dying_while_applying_counts_an_attempt_and_repeated_deaths_quarantine_the_file()
+ {
+    let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "2")]).await;
+    pipeline
+        .register(&orders_spec("orders", "skip"), true)
+        .await;
+    pipeline.stage(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
+    for (name, row) in [
+        (
+            "20240102-000000000.csv",
+            "I,7,eu,70.00,2024-01-02 00:00:01\n",
+        ),
+        (
+            "20240103-000000000.csv",
+            "I,8,eu,80.00,2024-01-03 00:00:01\n",
+        ),
+        (
+            "20240104-000000000.csv",
+            "I,9,eu,90.00,2024-01-04 00:00:01\n",
+        ),
+    ] {
+        pipeline.stage(ORDERS, name, row).await;
+    }
+    // Reading file 3 kills the processor (as an out-of-memory would): its run is dropped there.
+    let deadly = HangingStore::new(pipeline.staging_store(), "20240103-000000000.csv");
+    let processor = Processor::new(
+        pipeline.config.settings.clone(),
+        LakeStores {
+            staging: Arc::clone(&deadly) as Arc<dyn ObjectStore>,
+            lake: pipeline.lake_store(),
+        },
+        pipeline.ports(),
+        pipeline.clock.clone(),
+    );
+    let run = || async {
+        let summary = tokio::select! {
+            summary = pipeline.run_with(&processor, &[ORDERS]) => Some(summary),
+            () = deadly.reached.notified() => None,
+        };
+        // The next processor may take the table once the dead one's lease expired.
+        pipeline.clock.advance(Duration::minutes(20));
+        summary
+    };
+    assert!(run().await.is_none(), "the whole chunk died");
+    let item = file_item(&pipeline, "20240103-000000000.csv").await;
+    assert_eq!(
+        number(&item, "attempt_files"),
+        Some(4),
+        "the attempt on the chunk's files outlives the processor: {item:?}"
+    );
+    assert!(
+        run().await.is_none(),
+        "the suspects alone: the deadly one dies again"
+    );
+    assert_eq!(
+        ids(&pipeline.lake_rows("orders").await),
+        ["1", "2", "3", "7"],
+        "the files before it were applied one at a time"
+    );
+    assert!(run().await.is_none(), "the first death alone is counted");
+    let item = file_item(&pipeline, "20240103-000000000.csv").await;
+    assert_eq!(number(&item, "failures"), Some(1));
+    let summary = run().await.expect("the second death quarantines the file");
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Completed, "{orders:?}");
+    assert_eq!(
+        orders.quarantined,
+        ["dms/sales/orders/20240103-000000000.csv"]
+    );
+    let item = file_item(&pipeline, "20240103-000000000.csv").await;
+    assert_eq!(string_attr(&item, "status"), "quarantined");
+    assert!(
+        string_attr(&item, "last_error").contains("the processor died"),
+        "{item:?}"
+    );
+    assert_eq!(
+        ids(&pipeline.lake_rows("orders").await),
+        ["1", "2", "3", "7", "9"],
+        "the files after it go on (on_bad_file: skip)"
+    );
+}
+
+/// The staging bucket, except that reading the object whose key ends with `deadly` never
+/// returns, as if the processor died there; `reached` is notified when it happens.
+#[derive(Debug)]
+struct HangingStore {
+    inner: Arc<dyn ObjectStore>,
+    deadly: &'static str,
+    reached: tokio::sync::Notify,
+}
+
+impl HangingStore {
+    fn new(inner: Arc<dyn ObjectStore>, deadly: &'static str) -> Arc<HangingStore> {
+        Arc::new(HangingStore {
+            inner,
+            deadly,
+            reached: tokio::sync::Notify::new(),
+        })
+    }
+}
+
+impl std::fmt::Display for HangingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HangingStore({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for HangingStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        if location.as_ref().ends_with(self.deadly) {
+            self.reached.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each tracker item is read at exactly the object version it recorded (docs/DESIGN.md §2, §7).
+
+fn history_spec() -> Value {
+    let mut spec = orders_spec("orders", "stop");
+    spec["storage_mode"] = json!("history");
+    spec
+}
+
+/// How many history rows each id has, as `id×count`, sorted.
+fn row_counts(rows: &[String]) -> Vec<String> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for row in id_region_amount(rows) {
+        let id = row.split('|').next().unwrap_or_default().to_owned();
+        *counts.entry(id).or_default() += 1;
+    }
+    counts.iter().map(|(id, n)| format!("{id}×{n}")).collect()
+}
+
+/// A history table whose CDC file is quarantined, then fixed by uploading it again under the
+/// same key, then retried: every row must be applied exactly once.
+async fn fix_the_file_then_retry(versioned: bool) {
+    let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "1")]).await;
+    if versioned {
+        enable_versioning(&pipeline).await;
+    }
+    pipeline.register(&history_spec(), true).await;
+    let load = pipeline.upload(ORDERS, "LOAD00000001.csv", FULL_LOAD).await;
+    pipeline.notify(&load, Some("10")).await;
+    let name = "20240102-000000000.csv";
+    let bad = pipeline
+        .upload(ORDERS, name, "I,7,eu,not-a-number,2024-01-02 00:00:01\n")
+        .await;
+    assert_eq!(bad.version_id.is_some(), versioned);
+    pipeline.notify(&bad, Some("20")).await;
+    let first = pipeline.run(&[ORDERS]).await;
+    assert_eq!(
+        table(&first, ORDERS).quarantined,
+        std::slice::from_ref(&bad.key)
+    );
+
+    let fixed = pipeline
+        .upload(
+            ORDERS,
+            name,
+            "I,7,eu,70.00,2024-01-02 00:00:01\nI,8,eu,80.00,2024-01-02 00:00:02\n",
+        )
+        .await;
+    pipeline.notify(&fixed, Some("30")).await;
+    pipeline.run(&[ORDERS]).await;
+    let (_, _, tracker, _) = pipeline.ports();
+    let quarantined = tracker
+        .tracked_files(ORDERS, Some(FileStatus::Quarantined))
+        .await
+        .expect("list quarantined files");
+    assert_eq!(quarantined.len(), 1);
+    assert!(
+        tracker
+            .requeue_quarantined(ORDERS, &quarantined[0].file.id)
+            .await
+            .expect("retry")
+    );
+    for _ in 0..3 {
+        pipeline.run(&[ORDERS]).await;
+    }
+    assert_eq!(
+        row_counts(&pipeline.lake_rows("orders").await),
+        ["1×1", "2×1", "3×1", "7×1", "8×1"],
+        "each row exactly once"
+    );
+    let superseded = tracker
+        .tracked_files(ORDERS, Some(FileStatus::Superseded))
+        .await
+        .expect("list superseded files");
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    assert_eq!(superseded[0].file.id, quarantined[0].file.id);
+    assert!(!superseded[0].pending);
+    let reason = superseded[0].superseded_by.clone().unwrap_or_default();
+    assert!(reason.contains("newer version"), "{reason}");
+    assert!(
+        pipeline
+            .aws
+            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
+            .await
+            .is_empty()
+    );
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| r.totals.files_superseded)
+            .sum::<u64>(),
+        1
+    );
+}
+
+async fn enable_versioning(pipeline: &Pipeline) {
+    pipeline
+        .aws
+        .s3()
+        .put_bucket_versioning()
+        .bucket(&pipeline.config.staging_bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+}
+
+#[tokio::test]
+async fn history_fix_the_file_then_retry_applies_each_row_once_in_an_unversioned_bucket() {
+    fix_the_file_then_retry(false).await;
+}
+
+#[tokio::test]
+async fn history_fix_the_file_then_retry_applies_each_row_once_in_a_versioned_bucket() {
+    fix_the_file_then_retry(true).await;
+}
+
+#[tokio::test]
+async fn an_object_overwritten_before_it_was_applied_is_superseded_and_only_its_new_version_applies()
+ {
+    let pipeline = Pipeline::new(&[]).await;
+    pipeline.register(&history_spec(), true).await;
+    let name = "20240102-000000000.csv";
+    let first = pipeline
+        .upload(ORDERS, name, "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.notify(&first, Some("10")).await;
+    // Overwritten before anything read it; its event is late.
+    let second = pipeline
+        .upload(ORDERS, name, "I,7,eu,71.00,2024-01-02 00:00:01\n")
+        .await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(summary.failed, 0, "{orders:?}");
+    assert_eq!(
+        (orders.totals.files, orders.totals.files_superseded),
+        (0, 1)
+    );
+    let item = file_item(&pipeline, name).await;
+    assert_eq!(string_attr(&item, "status"), "superseded");
+    assert!(
+        string_attr(&item, "superseded_by").contains("no longer exists"),
+        "{item:?}"
+    );
+    assert!(
+        pipeline.lake_rows("orders").await.is_empty(),
+        "nothing applied"
+    );
+
+    pipeline.notify(&second, Some("20")).await;
+    pipeline.run(&[ORDERS]).await;
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["7|eu|71.00"],
+        "only the version that exists, once"
+    );
+}
+
+#[tokio::test]
+async fn a_versioned_file_is_read_at_its_recorded_version_not_the_latest() {
+    let pipeline = Pipeline::new(&[]).await;
+    enable_versioning(&pipeline).await;
+    pipeline
+        .register(&orders_spec("orders", "stop"), true)
+        .await;
+    let name = "20240102-000000000.csv";
+    let recorded = pipeline
+        .upload(ORDERS, name, "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.notify(&recorded, Some("10")).await;
+    // A newer version exists, but its event has not arrived: the tracker item still means the
+    // version it recorded.
+    pipeline
+        .upload(ORDERS, name, "I,7,eu,99.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.run(&[ORDERS]).await;
+    assert_eq!(
+        id_region_amount(&pipeline.lake_rows("orders").await),
+        ["7|eu|70.00"]
+    );
+}
+
+#[tokio::test]
+async fn a_new_version_of_an_applied_file_in_a_history_table_is_refused_never_duplicated() {
+    let pipeline = Pipeline::new(&[(vars::QUARANTINE_AFTER, "1")]).await;
+    pipeline.register(&history_spec(), true).await;
+    let name = "20240102-000000000.csv";
+    let original = pipeline
+        .upload(ORDERS, name, "I,7,eu,70.00,2024-01-02 00:00:01\n")
+        .await;
+    pipeline.notify(&original, Some("10")).await;
+    pipeline.run(&[ORDERS]).await;
+    let again = pipeline
+        .upload(
+            ORDERS,
+            name,
+            "I,7,eu,70.00,2024-01-02 00:00:01\nI,8,eu,80.00,2024-01-02 00:00:02\n",
+        )
+        .await;
+    pipeline.notify(&again, Some("20")).await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    assert_eq!(orders.outcome, RefreshOutcomeKind::Failed);
+    let error = orders.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("already applied") && error.contains("a second time"),
+        "{error}"
+    );
+    assert_eq!(orders.quarantined, std::slice::from_ref(&again.key));
+    assert_eq!(
+        row_counts(&pipeline.lake_rows("orders").await),
+        ["7×1"],
+        "no row applied twice"
+    );
+}
+
+#[tokio::test]
+async fn changes_overtaken_in_their_refresh_are_counted_superseded_apart_from_ignored() {
+    let pipeline = loaded_pipeline().await;
+    pipeline.run(&[ORDERS]).await;
+    pipeline
+        .stage(
+            ORDERS,
+            "20240102-000000000.csv",
+            "U,1,eu,11.00,2024-01-02 00:00:01\n\
+             U,1,eu,12.00,2024-01-02 00:00:02\n\
+             D,99,NULL,NULL,2024-01-02 00:00:03\n",
+        )
+        .await;
+    let summary = pipeline.run(&[ORDERS]).await;
+    let orders = table(&summary, ORDERS);
+    // Id 1's first update is overtaken by its second; id 99 is not in the table.
+    assert_eq!(
+        (
+            orders.totals.updated,
+            orders.totals.superseded,
+            orders.totals.ignored
+        ),
+        (1, 1, 1),
+        "{orders:?}"
+    );
+    let json = serde_json::to_value(orders).expect("a summary serialises");
+    assert_eq!(
+        (json["superseded"].as_u64(), json["ignored"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
+    let last = history.last().expect("a history item");
+    assert_eq!((last.totals.superseded, last.totals.ignored), (1, 1));
+    let document = &emf_documents(&summary, Utc::now())[0];
+    assert_eq!(document["RowsSuperseded"].as_f64(), Some(1.0));
+    assert_eq!(document["RowsIgnored"].as_f64(), Some(1.0));
 }

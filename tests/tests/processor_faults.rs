@@ -23,7 +23,9 @@ use tokio::sync::OnceCell;
 use tributary_shared::catalog::{
     Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
 };
-use tributary_shared::file_tracker::{BacklogFile, BacklogLimit, FileBacklog, FileFailure};
+use tributary_shared::file_tracker::{
+    BacklogFile, BacklogLimit, FileBacklog, FileFailure, KeyVersion, SupersededFile,
+};
 use tributary_shared::lake::engine::LakeStores;
 use tributary_shared::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
@@ -376,6 +378,42 @@ impl<B: FileBacklog> FileBacklog for Faulty<B> {
     ) -> Result<(), StoreError> {
         let call = self.inner.record_failure(lease, failure, at);
         guarded(&self.faults, "record_failure", store_fault, call).await
+    }
+
+    async fn start_attempt(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.start_attempt(lease, file_ids, refresh_id, at);
+        guarded(&self.faults, "start_attempt", store_fault, call).await
+    }
+
+    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
+        let call = self.inner.end_attempt(lease, file_ids);
+        guarded(&self.faults, "end_attempt", store_fault, call).await
+    }
+
+    async fn mark_superseded(
+        &self,
+        lease: &Lease,
+        file: &SupersededFile,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.mark_superseded(lease, file, at, expires_at);
+        guarded(&self.faults, "mark_superseded", store_fault, call).await
+    }
+
+    async fn key_versions(
+        &self,
+        table_id: &str,
+        order_keys: &[&str],
+    ) -> Result<Vec<KeyVersion>, StoreError> {
+        let call = self.inner.key_versions(table_id, order_keys);
+        guarded(&self.faults, "key_versions", store_fault, call).await
     }
 }
 

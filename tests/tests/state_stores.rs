@@ -14,8 +14,8 @@ use tributary_shared::adapters::dynamodb_processing_tracker::{
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::dms_layout::StagingLayout;
 use tributary_shared::file_tracker::{
-    Arrival, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure, FileStatus,
-    FileTracker, LandedFile, RecordOutcome,
+    Arrival, BacklogLimit, BacklogOverview, BacklogSummary, FileAttempt, FileBacklog, FileFailure,
+    FileStatus, FileTracker, LandedFile, RecordOutcome, SupersededFile,
 };
 use tributary_shared::object_key::ObjectKey;
 use tributary_shared::processing_tracker::{
@@ -217,6 +217,8 @@ fn record(refresh_id: &str, started_at: DateTime<Utc>, files: Vec<String>) -> Re
             updated: 4,
             deleted: 2,
             ignored: 1,
+            superseded: 5,
+            files_superseded: 1,
             bytes_read: 1_000,
             bytes_written: 2_000,
             partitions_rewritten: 3,
@@ -234,6 +236,13 @@ fn failure(file_id: &str, status: FileStatus, keep_pending: bool) -> FileFailure
         error: "column `id` is missing".to_owned(),
         status,
         keep_pending,
+    }
+}
+
+fn superseded(file_id: &str) -> SupersededFile {
+    SupersededFile {
+        file_id: file_id.to_owned(),
+        reason: "a newer version of the key is tracked".to_owned(),
     }
 }
 
@@ -319,6 +328,21 @@ async fn a_taken_over_owner_writes_nothing() {
                 &failure(&ids[0], FileStatus::Quarantined, false),
                 later,
             )
+            .await,
+        &stale,
+    );
+    assert_lease_lost(
+        stores
+            .files
+            .start_attempt(&stale, &ids, "r-stale", later)
+            .await,
+        &stale,
+    );
+    assert_lease_lost(stores.files.end_attempt(&stale, &ids).await, &stale);
+    assert_lease_lost(
+        stores
+            .files
+            .mark_superseded(&stale, &superseded(&ids[0]), later, later)
             .await,
         &stale,
     );
@@ -613,6 +637,165 @@ async fn a_quarantined_file_not_kept_pending_leaves_the_backlog_but_stays_quaran
     assert!(
         !item.contains_key(file_attr::EXPIRES_AT),
         "a quarantined file does not expire"
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_is_recorded_on_the_files_and_every_outcome_clears_it() {
+    let stores = Stores::new().await;
+    let ids = stores.land(4, 10, |i| i).await;
+    let (lease, _) = stores.lease("owner-a", t0()).await;
+    stores
+        .files
+        .start_attempt(&lease, &ids, "r-1", t0())
+        .await
+        .expect("record the attempt");
+    let pending = stores
+        .files
+        .pending(TABLE_ID, NO_LIMIT)
+        .await
+        .expect("read the backlog");
+    for file in &pending {
+        assert_eq!(
+            file.attempt,
+            Some(FileAttempt {
+                refresh_id: "r-1".to_owned(),
+                token: lease.token,
+                files: 4,
+            }),
+            "{}",
+            file.id
+        );
+    }
+
+    let later = t0() + Duration::seconds(5);
+    stores
+        .files
+        .mark_processed(&lease, &ids[..1], "r-1", later, later + Duration::days(7))
+        .await
+        .expect("mark processed");
+    stores
+        .files
+        .record_failure(&lease, &failure(&ids[1], FileStatus::Landed, true), later)
+        .await
+        .expect("record a failure");
+    stores
+        .files
+        .end_attempt(&lease, &ids[2..3])
+        .await
+        .expect("end the attempt");
+    stores
+        .files
+        .mark_superseded(
+            &lease,
+            &superseded(&ids[3]),
+            later,
+            later + Duration::days(7),
+        )
+        .await
+        .expect("mark superseded");
+    for id in &ids {
+        let item = stores.file_item(id).await;
+        for name in [
+            file_attr::ATTEMPT_REFRESH_ID,
+            file_attr::ATTEMPT_TOKEN,
+            file_attr::ATTEMPT_FILES,
+            file_attr::ATTEMPTED_AT,
+        ] {
+            assert!(!item.contains_key(name), "{id}: {name} is left: {item:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_superseded_file_leaves_the_backlog_with_its_reason_and_a_ttl() {
+    let stores = Stores::new().await;
+    let ids = stores.land(2, 10, |i| i).await;
+    let (lease, _) = stores.lease("owner-a", t0()).await;
+    let expires = t0() + Duration::days(30);
+    stores
+        .files
+        .mark_superseded(&lease, &superseded(&ids[0]), t0(), expires)
+        .await
+        .expect("mark superseded");
+    assert_eq!(stores.pending_ids(NO_LIMIT).await, ids[1..]);
+    let item = stores.file_item(&ids[0]).await;
+    assert_eq!(string_attr(&item, file_attr::STATUS), "superseded");
+    assert_eq!(
+        string_attr(&item, file_attr::SUPERSEDED_BY),
+        "a newer version of the key is tracked"
+    );
+    assert_eq!(
+        number_attr(&item, file_attr::EXPIRES_AT),
+        Some(expires.timestamp())
+    );
+    let listed = stores
+        .files
+        .tracked_files(TABLE_ID, Some(FileStatus::Superseded))
+        .await
+        .expect("list superseded files");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].file.id, ids[0]);
+    assert!(!listed[0].pending);
+    assert_eq!(
+        listed[0].superseded_by.as_deref(),
+        Some("a newer version of the key is tracked")
+    );
+}
+
+#[tokio::test]
+async fn key_versions_lists_every_version_of_the_asked_keys_and_no_other_key() {
+    let stores = Stores::new().await;
+    let ids = stores.land(4, 10, |i| i).await;
+    let mut rewritten = landed(1, 10);
+    rewritten.etag = Some("etag-1-rewritten".to_owned());
+    rewritten.sequencer = Some("00AB".to_owned());
+    stores
+        .files
+        .record(&Arrival::Landed(rewritten.clone()))
+        .await
+        .expect("record the new version");
+    let (lease, _) = stores.lease("owner-a", t0()).await;
+    stores
+        .files
+        .mark_processed(&lease, &ids[1..2], "r-1", t0(), t0() + Duration::days(7))
+        .await
+        .expect("mark processed");
+
+    let order_keys = [
+        landed(1, 10).order_key.to_string(),
+        landed(3, 10).order_key.to_string(),
+    ];
+    let asked: Vec<&str> = order_keys.iter().map(String::as_str).collect();
+    let mut versions = stores
+        .files
+        .key_versions(TABLE_ID, &asked)
+        .await
+        .expect("read the versions");
+    versions.sort_by(|a, b| a.id.cmp(&b.id));
+    let found: Vec<(&str, FileStatus, Option<&str>)> = versions
+        .iter()
+        .map(|v| (v.id.as_str(), v.status, v.sequencer.as_deref()))
+        .collect();
+    let rewritten_id = file_sort_key(&rewritten);
+    let mut expected = vec![
+        (ids[1].as_str(), FileStatus::Processed, None),
+        (rewritten_id.as_str(), FileStatus::Landed, Some("00AB")),
+        (ids[3].as_str(), FileStatus::Landed, None),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(
+        found, expected,
+        "file 2 lies between them but is not asked for"
+    );
+    assert!(versions.iter().all(|v| v.landed_at == t0()));
+    assert!(
+        stores
+            .files
+            .key_versions(TABLE_ID, &[])
+            .await
+            .expect("no keys")
+            .is_empty()
     );
 }
 

@@ -26,6 +26,13 @@
 //! item in the processing tracker (owner and fencing token), so a processor whose lease was taken
 //! over changes no file. A transaction holds at most 100 items: one lease check and up to
 //! [`MARK_CHUNK`] file updates.
+//!
+//! Before a refresh reads its files it records an attempt on them (`attempt_refresh_id`,
+//! `attempt_token`, `attempt_files`, `attempted_at`); every outcome (processed, failed,
+//! superseded, or the attempt ended) removes it, so an attempt found by a later refresh is one
+//! whose processor died while applying it.
+
+use std::collections::HashSet;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -40,9 +47,9 @@ use crate::adapters::dynamodb_processing_tracker::fenced_write;
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::dms_layout::{FileFormat, FileKind};
 use crate::file_tracker::{
-    Arrival, BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileBacklog, FileFailure,
-    FileStatus, FileTracker, LandedFile, RecordOutcome, TrackedFile, UnrecognizedObject,
-    UnroutedRecord,
+    Arrival, BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileAttempt, FileBacklog,
+    FileFailure, FileStatus, FileTracker, KeyVersion, LandedFile, RecordOutcome, SupersededFile,
+    TrackedFile, UnrecognizedObject, UnroutedRecord,
 };
 use crate::processing_tracker::Lease;
 use crate::state_store::StoreError;
@@ -99,6 +106,33 @@ pub mod attr {
     pub const LAST_FAILED_AT: &str = "last_failed_at";
     /// Why an `unregistered` or `unrecognized` object is not applied.
     pub const REASON: &str = "reason";
+    /// The refresh that started applying the file and recorded no outcome yet.
+    pub const ATTEMPT_REFRESH_ID: &str = "attempt_refresh_id";
+    /// The fencing token of that refresh's lease.
+    pub const ATTEMPT_TOKEN: &str = "attempt_token";
+    /// How many files that refresh applied together.
+    pub const ATTEMPT_FILES: &str = "attempt_files";
+    /// When that refresh started applying the file (RFC 3339, UTC).
+    pub const ATTEMPTED_AT: &str = "attempted_at";
+    /// Why the file was superseded (the newer version, or that its version no longer exists).
+    pub const SUPERSEDED_BY: &str = "superseded_by";
+}
+
+/// The attempt attributes, removed by every outcome.
+const ATTEMPT: [&str; 4] = [
+    attr::ATTEMPT_REFRESH_ID,
+    attr::ATTEMPT_TOKEN,
+    attr::ATTEMPT_FILES,
+    attr::ATTEMPTED_AT,
+];
+
+/// `#name, #name, …`: the placeholders of `attributes` as a list (REMOVE clauses, projections).
+fn name_list(attributes: &[&str]) -> String {
+    attributes
+        .iter()
+        .map(|name| format!("#{name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The pending-index partition (and, for `unrecognized` objects, the table partition) of every
@@ -315,6 +349,36 @@ impl DynamoDbFileTracker {
             last_error: read
                 .optional(attr::LAST_ERROR, ItemReader::string)?
                 .map(str::to_owned),
+            etag: read
+                .optional(attr::ETAG, ItemReader::string)?
+                .map(str::to_owned),
+            version_id: read
+                .optional(attr::VERSION_ID, ItemReader::string)?
+                .map(str::to_owned),
+            sequencer: read
+                .optional(attr::SEQUENCER, ItemReader::string)?
+                .map(str::to_owned),
+            attempt: read.optional(attr::ATTEMPT_REFRESH_ID, |read, name| {
+                Ok(FileAttempt {
+                    refresh_id: read.string(name)?.to_owned(),
+                    token: read.number(attr::ATTEMPT_TOKEN)?,
+                    files: read.number(attr::ATTEMPT_FILES)?,
+                })
+            })?,
+        })
+    }
+
+    /// A key version from an item of the table.
+    fn key_version(item: &Item) -> Result<KeyVersion, StoreError> {
+        let read = ItemReader::new(STORE, item, &[attr::TABLE_ID, attr::FILE_SK]);
+        Ok(KeyVersion {
+            id: read.string(attr::FILE_SK)?.to_owned(),
+            order_key: read.string(attr::ORDER_KEY)?.to_owned(),
+            status: read.named(attr::STATUS, FileStatus::from_name)?,
+            sequencer: read
+                .optional(attr::SEQUENCER, ItemReader::string)?
+                .map(str::to_owned),
+            landed_at: read.time(attr::LANDED_AT)?,
         })
     }
 
@@ -355,6 +419,9 @@ impl DynamoDbFileTracker {
                     .optional(attr::REFRESH_ID, ItemReader::string)?
                     .map(str::to_owned),
                 processed_at: read.optional(attr::PROCESSED_AT, ItemReader::time)?,
+                superseded_by: read
+                    .optional(attr::SUPERSEDED_BY, ItemReader::string)?
+                    .map(str::to_owned),
             });
         }
         Ok(files)
@@ -435,10 +502,44 @@ impl DynamoDbFileTracker {
             .update_expression(expression)
             .condition_expression("attribute_exists(#table_id)")
             .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            // DynamoDB refuses an empty value map.
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .build()
             .map_err(|e| invalid_request(STORE, &e))?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Applies one update (`expression` over `attributes` with `values`) to each of `file_ids`
+    /// of `lease`'s table, in fenced transactions of up to [`MARK_CHUNK`] files.
+    async fn update_files_fenced(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        expression: &str,
+        attributes: &[&str],
+        values: &Item,
+    ) -> Result<(), StoreError> {
+        let lease_table = self.lease_table()?;
+        // One transaction may not touch an item twice.
+        let mut ids: Vec<&str> = file_ids.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(MARK_CHUNK) {
+            let updates = chunk
+                .iter()
+                .map(|file_id| {
+                    self.file_update(
+                        &lease.table_id,
+                        file_id,
+                        expression,
+                        attributes,
+                        values.clone(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            fenced_write(&self.client, STORE, lease_table, lease, updates).await?;
+        }
+        Ok(())
     }
 
     /// A Query of `table_id`'s files in the pending index, in table order, returning only the
@@ -446,11 +547,7 @@ impl DynamoDbFileTracker {
     fn pending_query(&self, table_id: &str, projected: &[&str]) -> QueryFluentBuilder {
         let mut names = vec![attr::PENDING_TABLE_ID];
         names.extend_from_slice(projected);
-        let projection = projected
-            .iter()
-            .map(|name| format!("#{name}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let projection = name_list(projected);
         self.client
             .query()
             .table_name(&self.table_name)
@@ -647,11 +744,6 @@ impl FileBacklog for DynamoDbFileTracker {
         processed_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let lease_table = self.lease_table()?;
-        // One transaction may not touch an item twice.
-        let mut ids: Vec<&str> = file_ids.iter().map(String::as_str).collect();
-        ids.sort_unstable();
-        ids.dedup();
         let values = Item::from([
             (
                 ":processed".to_owned(),
@@ -667,32 +759,28 @@ impl FileBacklog for DynamoDbFileTracker {
                 number_value(expires_at.timestamp()),
             ),
         ]);
-        for chunk in ids.chunks(MARK_CHUNK) {
-            let updates = chunk
-                .iter()
-                .map(|file_id| {
-                    self.file_update(
-                        &lease.table_id,
-                        file_id,
-                        "SET #status = :processed, #refresh_id = :refresh_id, \
-                         #processed_at = :processed_at, #expires_at = :expires_at \
-                         REMOVE #pending_table_id, #failures, #last_error",
-                        &[
-                            attr::STATUS,
-                            attr::REFRESH_ID,
-                            attr::PROCESSED_AT,
-                            attr::EXPIRES_AT,
-                            attr::PENDING_TABLE_ID,
-                            attr::FAILURES,
-                            attr::LAST_ERROR,
-                        ],
-                        values.clone(),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            fenced_write(&self.client, STORE, lease_table, lease, updates).await?;
-        }
-        Ok(())
+        let removed = [
+            &[attr::PENDING_TABLE_ID, attr::FAILURES, attr::LAST_ERROR][..],
+            &ATTEMPT,
+        ]
+        .concat();
+        let expression = format!(
+            "SET #status = :processed, #refresh_id = :refresh_id, \
+             #processed_at = :processed_at, #expires_at = :expires_at REMOVE {}",
+            name_list(&removed)
+        );
+        let attributes = [
+            &[
+                attr::STATUS,
+                attr::REFRESH_ID,
+                attr::PROCESSED_AT,
+                attr::EXPIRES_AT,
+            ][..],
+            &removed,
+        ]
+        .concat();
+        self.update_files_fenced(lease, file_ids, &expression, &attributes, &values)
+            .await
     }
 
     async fn record_failure(
@@ -702,19 +790,22 @@ impl FileBacklog for DynamoDbFileTracker {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let lease_table = self.lease_table()?;
-        let mut expression = "SET #failures = :failures, #last_error = :last_error, \
-                              #status = :status, #last_failed_at = :last_failed_at"
-            .to_owned();
+        let mut removed = ATTEMPT.to_vec();
+        if !failure.keep_pending {
+            removed.push(attr::PENDING_TABLE_ID);
+        }
+        let expression = format!(
+            "SET #failures = :failures, #last_error = :last_error, #status = :status, \
+             #last_failed_at = :last_failed_at REMOVE {}",
+            name_list(&removed)
+        );
         let mut attributes = vec![
             attr::FAILURES,
             attr::LAST_ERROR,
             attr::STATUS,
             attr::LAST_FAILED_AT,
         ];
-        if !failure.keep_pending {
-            expression.push_str(" REMOVE #pending_table_id");
-            attributes.push(attr::PENDING_TABLE_ID);
-        }
+        attributes.extend(removed);
         let update = self.file_update(
             &lease.table_id,
             &failure.file_id,
@@ -728,5 +819,122 @@ impl FileBacklog for DynamoDbFileTracker {
             ]),
         )?;
         fenced_write(&self.client, STORE, lease_table, lease, vec![update]).await
+    }
+
+    async fn start_attempt(
+        &self,
+        lease: &Lease,
+        file_ids: &[String],
+        refresh_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let values = Item::from([
+            (":refresh_id".to_owned(), string_value(refresh_id)),
+            (":token".to_owned(), number_value(lease.token)),
+            (":files".to_owned(), number_value(file_ids.len())),
+            (":at".to_owned(), string_value(timestamp(at))),
+        ]);
+        self.update_files_fenced(
+            lease,
+            file_ids,
+            "SET #attempt_refresh_id = :refresh_id, #attempt_token = :token, \
+             #attempt_files = :files, #attempted_at = :at",
+            &ATTEMPT,
+            &values,
+        )
+        .await
+    }
+
+    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
+        let expression = format!("REMOVE {}", name_list(&ATTEMPT));
+        self.update_files_fenced(lease, file_ids, &expression, &ATTEMPT, &Item::new())
+            .await
+    }
+
+    async fn mark_superseded(
+        &self,
+        lease: &Lease,
+        file: &SupersededFile,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let lease_table = self.lease_table()?;
+        let removed = [&[attr::PENDING_TABLE_ID, attr::FAILURES][..], &ATTEMPT].concat();
+        let expression = format!(
+            "SET #status = :superseded, #superseded_by = :reason, #processed_at = :at, \
+             #expires_at = :expires_at REMOVE {}",
+            name_list(&removed)
+        );
+        let attributes = [
+            &[
+                attr::STATUS,
+                attr::SUPERSEDED_BY,
+                attr::PROCESSED_AT,
+                attr::EXPIRES_AT,
+            ][..],
+            &removed,
+        ]
+        .concat();
+        let update = self.file_update(
+            &lease.table_id,
+            &file.file_id,
+            &expression,
+            &attributes,
+            Item::from([
+                (
+                    ":superseded".to_owned(),
+                    string_value(FileStatus::Superseded.as_str()),
+                ),
+                (":reason".to_owned(), string_value(&file.reason)),
+                (":at".to_owned(), string_value(timestamp(at))),
+                (
+                    ":expires_at".to_owned(),
+                    number_value(expires_at.timestamp()),
+                ),
+            ]),
+        )?;
+        fenced_write(&self.client, STORE, lease_table, lease, vec![update]).await
+    }
+
+    async fn key_versions(
+        &self,
+        table_id: &str,
+        order_keys: &[&str],
+    ) -> Result<Vec<KeyVersion>, StoreError> {
+        let (Some(first), Some(last)) = (order_keys.iter().min(), order_keys.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let wanted: HashSet<&str> = order_keys.iter().copied().collect();
+        let projected = [
+            attr::TABLE_ID,
+            attr::FILE_SK,
+            attr::ORDER_KEY,
+            attr::STATUS,
+            attr::SEQUENCER,
+            attr::LANDED_AT,
+        ];
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .key_condition_expression("#table_id = :table_id AND #file_sk BETWEEN :from AND :to")
+            .projection_expression(name_list(&projected))
+            .set_expression_attribute_names(Some(placeholders(&projected)))
+            .expression_attribute_values(":table_id", string_value(table_id))
+            .expression_attribute_values(":from", string_value(*first))
+            // Every sort key of a version of `last` is `last#<version>`, below this bound.
+            .expression_attribute_values(":to", string_value(format!("{last}#\u{10FFFF}")))
+            .into_paginator()
+            .items()
+            .send();
+        let mut versions = Vec::new();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| store_error(STORE, &e))?;
+            let version = Self::key_version(&item)?;
+            if wanted.contains(version.order_key.as_str()) {
+                versions.push(version);
+            }
+        }
+        Ok(versions)
     }
 }

@@ -16,9 +16,10 @@
 //!   RFC 3339 with milliseconds, so a table's history sorts in time order): `refresh_id`,
 //!   `owner`, `started_at`, `finished_at`, `outcome`, `error` (when any) (S); `files` (L of S, the
 //!   first [`MAX_HISTORY_FILES`] tracker ids, with `files_truncated` (BOOL) true when more were
-//!   applied); `file_count`, `inserted`, `updated`, `deleted`, `ignored`, `bytes_read`,
-//!   `bytes_written`, `partitions_rewritten`, `snapshot_version` (when any) (N); `expires_at` (N,
-//!   epoch seconds), the TTL attribute.
+//!   applied); `file_count`, `inserted`, `updated`, `deleted`, `ignored`, `superseded`,
+//!   `files_superseded`, `bytes_read`, `bytes_written`, `partitions_rewritten`,
+//!   `snapshot_version` (when any) (N; `superseded` and `files_superseded` read as 0 when absent,
+//!   in items written before they existed); `expires_at` (N, epoch seconds), the TTL attribute.
 //!
 //! Protocol: the lease is taken with an `UpdateItem` conditional on
 //! `attribute_not_exists(lease_owner) OR lease_expires_at < now`, which also increases
@@ -110,6 +111,10 @@ pub mod attr {
     pub const DELETED: &str = "deleted";
     /// History: changes ignored.
     pub const IGNORED: &str = "ignored";
+    /// History: changes superseded by a later change of their key in the same refresh.
+    pub const SUPERSEDED: &str = "superseded";
+    /// History: DMS files recorded superseded.
+    pub const FILES_SUPERSEDED: &str = "files_superseded";
     /// History: bytes of DMS files read.
     pub const BYTES_READ: &str = "bytes_read";
     /// History: bytes of lake files written.
@@ -401,6 +406,11 @@ impl DynamoDbProcessingTracker {
             (attr::UPDATED, number_value(totals.updated)),
             (attr::DELETED, number_value(totals.deleted)),
             (attr::IGNORED, number_value(totals.ignored)),
+            (attr::SUPERSEDED, number_value(totals.superseded)),
+            (
+                attr::FILES_SUPERSEDED,
+                number_value(totals.files_superseded),
+            ),
             (attr::BYTES_READ, number_value(totals.bytes_read)),
             (attr::BYTES_WRITTEN, number_value(totals.bytes_written)),
             (
@@ -446,6 +456,12 @@ impl DynamoDbProcessingTracker {
                 updated: read.number(attr::UPDATED)?,
                 deleted: read.number(attr::DELETED)?,
                 ignored: read.number(attr::IGNORED)?,
+                superseded: read
+                    .optional(attr::SUPERSEDED, ItemReader::number)?
+                    .unwrap_or(0),
+                files_superseded: read
+                    .optional(attr::FILES_SUPERSEDED, ItemReader::number)?
+                    .unwrap_or(0),
                 bytes_read: read.number(attr::BYTES_READ)?,
                 bytes_written: read.number(attr::BYTES_WRITTEN)?,
                 partitions_rewritten: read.number(attr::PARTITIONS_REWRITTEN)?,

@@ -35,9 +35,11 @@ use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
+use bytes::Bytes;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, ObjectStore};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::ChunkReader;
 use thiserror::Error;
 
@@ -89,6 +91,48 @@ pub struct ChangeFileRef<'a> {
     pub kind: FileKind,
     /// The file's encoding.
     pub format: FileFormat,
+    /// The object version to read: a file is exactly the version that was recorded.
+    pub version: &'a RecordedVersion,
+    /// Most bytes the file may decompress to ([`ReadError::TooLarge`] beyond), so a small
+    /// compressed file cannot exhaust the memory of the refresh.
+    pub max_bytes: u64,
+}
+
+/// The version of an object a read must return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedVersion {
+    /// Whatever version is current (files nobody recorded, e.g. in benchmarks).
+    Current,
+    /// The S3 version id recorded when the object landed (a versioned bucket).
+    VersionId(String),
+    /// The ETag recorded when the object landed (an unversioned bucket), checked with `If-Match`.
+    ETag(String),
+}
+
+impl RecordedVersion {
+    fn get_options(&self) -> GetOptions {
+        match self {
+            RecordedVersion::Current => GetOptions::default(),
+            RecordedVersion::VersionId(version) => GetOptions {
+                version: Some(version.clone()),
+                ..GetOptions::default()
+            },
+            RecordedVersion::ETag(etag) => GetOptions {
+                if_match: Some(format!("\"{}\"", etag.trim_matches('"'))),
+                ..GetOptions::default()
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for RecordedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordedVersion::Current => f.write_str("the current version"),
+            RecordedVersion::VersionId(version) => write!(f, "version id {version}"),
+            RecordedVersion::ETag(etag) => write!(f, "ETag {etag}"),
+        }
+    }
 }
 
 /// The rows of one file.
@@ -118,6 +162,27 @@ pub enum ReadError {
         file: String,
         /// The store's error.
         source: object_store::Error,
+    },
+    /// The recorded object version no longer exists: the key was overwritten (its ETag changed)
+    /// or that version was deleted. The file is superseded, not bad.
+    #[error(
+        "{file}: the recorded object ({version}) no longer exists in the bucket: the key was overwritten or that version deleted"
+    )]
+    VersionGone {
+        /// Object path.
+        file: String,
+        /// The version that was asked for.
+        version: String,
+    },
+    /// The file decompresses to more bytes than one refresh may hold.
+    #[error(
+        "{file}: decompresses to more than {limit} bytes, the most one refresh may read (TRIBUTARY_MAX_BYTES_PER_REFRESH); fix: raise TRIBUTARY_MAX_BYTES_PER_REFRESH together with the processor's memory, or have DMS write smaller files (MaxFileSize), then retry the file"
+    )]
+    TooLarge {
+        /// Object path.
+        file: String,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// The object is not a readable Parquet file (truncated, corrupt, or another format).
     #[error(
@@ -273,6 +338,8 @@ impl ReadError {
     pub fn file(&self) -> &str {
         match self {
             ReadError::Storage { file, .. }
+            | ReadError::VersionGone { file, .. }
+            | ReadError::TooLarge { file, .. }
             | ReadError::NotParquet { file, .. }
             | ReadError::NotGzip { file, .. }
             | ReadError::Csv { file, .. }
@@ -292,25 +359,17 @@ impl ReadError {
 
 /// Reads one DMS file from `store` into source columns and per-row operations.
 ///
-/// The whole object is fetched with one GET and decoded in memory, on the calling task (the result
-/// is one batch anyway, and a whole-object GET costs fewer requests than ranged Parquet reads).
+/// The whole object (its recorded version) is fetched with one GET and decoded in memory, on the
+/// calling task (the result is one batch anyway, and a whole-object GET costs fewer requests than
+/// ranged Parquet reads). A file that decompresses beyond `file.max_bytes` is refused before it
+/// is decoded.
 pub async fn read_change_file(
     store: &dyn ObjectStore,
     file: &ChangeFileRef<'_>,
     input: &InputFormat,
 ) -> Result<FileChanges, ReadError> {
     let name = file.path.as_ref();
-    let storage = |source| ReadError::Storage {
-        file: name.to_owned(),
-        source,
-    };
-    let bytes = store
-        .get(file.path)
-        .await
-        .map_err(storage)?
-        .bytes()
-        .await
-        .map_err(storage)?;
+    let bytes = fetch(store, file).await?;
     let with_op = match file.kind {
         FileKind::Cdc => input.cdc_op_column,
         FileKind::FullLoad => input.full_load_op_column,
@@ -319,25 +378,81 @@ pub async fn read_change_file(
         FileKind::Cdc => ChangeOp::Insert,
         FileKind::FullLoad => ChangeOp::Load,
     };
+    let too_large = || ReadError::TooLarge {
+        file: name.to_owned(),
+        limit: file.max_bytes,
+    };
     match file.format {
-        FileFormat::Parquet => read_parquet(name, bytes, with_op, default_op, input),
+        FileFormat::Parquet => {
+            if parquet_uncompressed_bytes(&bytes).is_some_and(|size| size > file.max_bytes) {
+                return Err(too_large());
+            }
+            read_parquet(name, bytes, with_op, default_op, input)
+        }
         FileFormat::Csv => read_csv(name, &bytes, with_op, default_op, input),
         FileFormat::CsvGzip => {
-            let text = gunzip(name, &bytes)?;
+            let text = gunzip(name, &bytes, file.max_bytes)?.ok_or_else(too_large)?;
             read_csv(name, &text, with_op, default_op, input)
         }
     }
 }
 
-fn gunzip(file: &str, data: &[u8]) -> Result<Vec<u8>, ReadError> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4));
+/// The recorded version of `file`'s object, refused when it is stored larger than
+/// `file.max_bytes` (it cannot decompress to less).
+async fn fetch(store: &dyn ObjectStore, file: &ChangeFileRef<'_>) -> Result<Bytes, ReadError> {
+    let name = file.path.as_ref();
+    let failed = |source| match source {
+        object_store::Error::NotFound { .. } | object_store::Error::Precondition { .. }
+            if *file.version != RecordedVersion::Current =>
+        {
+            ReadError::VersionGone {
+                file: name.to_owned(),
+                version: file.version.to_string(),
+            }
+        }
+        source => ReadError::Storage {
+            file: name.to_owned(),
+            source,
+        },
+    };
+    let object = store
+        .get_opts(file.path, file.version.get_options())
+        .await
+        .map_err(failed)?;
+    if object.meta.size > file.max_bytes {
+        return Err(ReadError::TooLarge {
+            file: name.to_owned(),
+            limit: file.max_bytes,
+        });
+    }
+    object.bytes().await.map_err(failed)
+}
+
+/// The uncompressed size of a Parquet file's column data, from its footer (`None` when the
+/// footer is unreadable: decoding then reports why).
+fn parquet_uncompressed_bytes(data: &Bytes) -> Option<u64> {
+    let metadata = ParquetMetaDataReader::new().parse_and_finish(data).ok()?;
+    let total: i64 = metadata
+        .row_groups()
+        .iter()
+        .map(|group| group.total_byte_size())
+        .sum();
+    u64::try_from(total).ok()
+}
+
+/// The decompressed text of a gzip file, or `None` when it decompresses to more than `limit`
+/// bytes (decompression stops there, so a crafted file cannot exhaust memory).
+fn gunzip(file: &str, data: &[u8], limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let expected = data.len().saturating_mul(4);
+    let mut out = Vec::with_capacity(usize::try_from(limit).map_or(expected, |l| expected.min(l)));
     flate2::read::MultiGzDecoder::new(data)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| ReadError::NotGzip {
             file: file.to_owned(),
             detail: e.to_string(),
         })?;
-    Ok(out)
+    Ok((out.len() as u64 <= limit).then_some(out))
 }
 
 fn internal(file: &str, e: ArrowError) -> ReadError {
@@ -875,3 +990,7 @@ fn type_description(data_type: &DataType) -> String {
 #[cfg(test)]
 #[path = "dms_reader_test.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "dms_reader_bounds_test.rs"]
+mod bounds_tests;

@@ -10,8 +10,8 @@ use arrow::array::{
 };
 use arrow::datatypes::Int32Type;
 use chrono::NaiveDate;
-use object_store::PutPayload;
 use object_store::memory::InMemory;
+use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 
 use super::*;
@@ -51,6 +51,8 @@ async fn read(
         path: &path,
         kind,
         format,
+        version: &RecordedVersion::Current,
+        max_bytes: u64::MAX,
     };
     read_change_file(&store, &file, input).await
 }

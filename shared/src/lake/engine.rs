@@ -28,7 +28,9 @@ use thiserror::Error;
 
 use crate::dms_layout::{FileFormat, FileKind};
 use crate::lake::change_order::{ChangeOrderError, CommitTimes, FileOrdering, order_column};
-use crate::lake::dms_reader::{ChangeFileRef, ChangeOp, FileChanges, ReadError, read_change_file};
+use crate::lake::dms_reader::{
+    ChangeFileRef, ChangeOp, FileChanges, ReadError, RecordedVersion, read_change_file,
+};
 use crate::lake::key_ranges::{KeyBound, KeyRange, may_contain, row_bounds};
 use crate::lake::lake_files::{LakeFileError, RollingWriter, StoredFile, writer_properties};
 use crate::lake::lake_keys::{
@@ -66,6 +68,8 @@ pub struct PendingFile {
     pub format: FileFormat,
     /// The file's order key (dms_layout), the second part of the total order.
     pub order_key: String,
+    /// The object version recorded when the file landed; only that version is read.
+    pub version: RecordedVersion,
 }
 
 /// Where DMS files are read from and where the lake lives.
@@ -99,6 +103,11 @@ pub struct RefreshRequest<'a> {
     pub now: DateTime<Utc>,
     /// Checked right before the commit point, when set.
     pub commit_guard: Option<&'a dyn CommitGuard>,
+    /// The refresh's memory budget: files are read in order while their decompressed size fits
+    /// in what is left of it (what each decoded file holds in memory is subtracted); later files
+    /// are left for the next refresh. A first file larger than the whole budget fails the
+    /// refresh with [`ReadError::TooLarge`].
+    pub max_input_bytes: u64,
 }
 
 /// What a refresh did to the table's rows. `changes_read` = effects + `ignored` + `superseded`.
@@ -174,6 +183,11 @@ pub struct RefreshOutcome {
     pub io: RefreshIo,
     /// Pending files that the snapshot already contained (a rerun after a crash).
     pub already_applied: Vec<String>,
+    /// Pending files whose recorded object version no longer exists (overwritten or deleted):
+    /// superseded, never applied.
+    pub superseded: Vec<String>,
+    /// Pending files left for the next refresh because the memory budget was spent.
+    pub deferred: Vec<String>,
 }
 
 /// A refresh failed; nothing was committed and the previous snapshot is intact.
@@ -322,6 +336,22 @@ impl MergeError {
         }
     }
 
+    /// Whether the cause lies with the table — its configuration, its lake files or snapshots,
+    /// or the commit being refused — so that applying fewer files would fail the same way.
+    /// Errors that are neither this, [`MergeError::bad_file`] nor retryable come from the data
+    /// of some file of the refresh that the error does not name.
+    pub fn is_table_problem(&self) -> bool {
+        matches!(
+            self,
+            MergeError::MissingColumn { .. }
+                | MergeError::PartitionKeyClash { .. }
+                | MergeError::LakeFile(_)
+                | MergeError::Snapshot(_)
+                | MergeError::CommitRefused(_)
+                | MergeError::BadRefreshId(_)
+        )
+    }
+
     /// Whether retrying the same refresh can succeed (storage trouble), as opposed to an input or
     /// configuration problem that needs a fix.
     pub fn is_retryable(&self) -> bool {
@@ -368,25 +398,19 @@ pub async fn refresh(
         }
     }
     let mut io = RefreshIo::default();
-    if todo.is_empty() {
+    let read = read_within_budget(stores, config, &todo, request.max_input_bytes).await?;
+    if read.inputs.is_empty() {
         return Ok(RefreshOutcome {
             snapshot: previous,
             commit: None,
             counts: RefreshCounts::default(),
             io,
             already_applied,
+            superseded: read.superseded,
+            deferred: read.deferred,
         });
     }
-    let mut inputs = Vec::with_capacity(todo.len());
-    for file in &todo {
-        let reference = ChangeFileRef {
-            path: &file.path,
-            kind: file.kind,
-            format: file.format,
-        };
-        let changes = read_change_file(&*stores.staging, &reference, &config.input).await?;
-        inputs.push((*file, changes));
-    }
+    let inputs = read.inputs;
     io.dms_files_applied = inputs.len() as u64;
     let layout = Layout::new(config, &previous, &inputs)?;
     let changes = layout.change_batch(config, &inputs)?;
@@ -404,7 +428,7 @@ pub async fn refresh(
         StorageMode::History => work.plan_history(&changes)?,
         StorageMode::Scd2 => work.plan_scd2(&changes).await?,
     };
-    let applied: Vec<String> = todo.iter().map(|f| f.id.clone()).collect();
+    let applied: Vec<String> = inputs.iter().map(|(f, _)| f.id.clone()).collect();
     let (snapshot, commit) = work.apply(plan, request.refresh_id, applied).await?;
     Ok(RefreshOutcome {
         snapshot,
@@ -412,7 +436,59 @@ pub async fn refresh(
         counts: commit.1,
         io: work.io,
         already_applied,
+        superseded: read.superseded,
+        deferred: read.deferred,
     })
+}
+
+/// The files a refresh read, and those it did not apply.
+struct ReadFiles<'p> {
+    /// Files read, in order, with their changes.
+    inputs: Vec<(&'p PendingFile, FileChanges)>,
+    /// Ids of files whose recorded version no longer exists.
+    superseded: Vec<String>,
+    /// Ids of files left for the next refresh (the budget was spent).
+    deferred: Vec<String>,
+}
+
+/// Reads `todo` in order while the memory budget lasts: each file may decompress to what is
+/// left of `budget`, and what its decoded changes hold in memory is subtracted. The first file
+/// read gets the whole budget, so only a file larger than the budget on its own fails.
+async fn read_within_budget<'p>(
+    stores: &LakeStores,
+    config: &TableConfig,
+    todo: &[&'p PendingFile],
+    budget: u64,
+) -> Result<ReadFiles<'p>, MergeError> {
+    let mut read = ReadFiles {
+        inputs: Vec::with_capacity(todo.len()),
+        superseded: Vec::new(),
+        deferred: Vec::new(),
+    };
+    let mut left = budget;
+    for (index, file) in todo.iter().enumerate() {
+        let reference = ChangeFileRef {
+            path: &file.path,
+            kind: file.kind,
+            format: file.format,
+            version: &file.version,
+            max_bytes: left,
+        };
+        match read_change_file(&*stores.staging, &reference, &config.input).await {
+            Ok(changes) => {
+                let held = changes.columns.get_array_memory_size() + changes.ops.len();
+                left = left.saturating_sub(held as u64);
+                read.inputs.push((*file, changes));
+            }
+            Err(ReadError::VersionGone { .. }) => read.superseded.push(file.id.clone()),
+            Err(ReadError::TooLarge { .. }) if !read.inputs.is_empty() => {
+                read.deferred = todo.iter().skip(index).map(|f| f.id.clone()).collect();
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(read)
 }
 
 /// Schemas and column positions of one refresh.

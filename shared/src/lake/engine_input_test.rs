@@ -632,6 +632,7 @@ async fn a_refresh_with_the_longest_refresh_id_writes_keys_as_long_as_predicted(
         refresh_id: &refresh_id,
         now: lake.now,
         commit_guard: None,
+        max_input_bytes: u64::MAX,
     };
     refresh(&lake.stores, request).await.unwrap();
     let objects = lake_objects(&lake).await;

@@ -14,6 +14,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tempfile::TempDir;
 
 use crate::dms_layout::StagingLayout;
+use crate::lake::dms_reader::RecordedVersion;
 use crate::lake::engine::{
     CommitGuard, LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
 };
@@ -88,6 +89,7 @@ impl Lake {
             kind: file.kind,
             format: file.format,
             order_key: file.order_key.to_string(),
+            version: RecordedVersion::Current,
         }
     }
 
@@ -112,6 +114,7 @@ impl Lake {
             refresh_id: &refresh_id,
             now: self.now,
             commit_guard,
+            max_input_bytes: u64::MAX,
         };
         refresh(&self.stores, request).await
     }
