@@ -15,6 +15,7 @@ use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
+use tributary_shared::adapters::local_stack::create_bucket;
 use tributary_shared::adapters::s3_object_store::s3_object_store;
 use tributary_shared::aws::{self, AwsProcessor};
 use tributary_shared::catalog::{Catalog, CatalogPartition, TableDefinition};
@@ -79,13 +80,10 @@ impl Pipeline {
         let aws = LocalAws::connect().await;
         let staging = unique_name("staging");
         let lake = unique_name("lake");
-        for bucket in [&staging, &lake] {
-            aws.s3()
-                .create_bucket()
-                .bucket(bucket)
-                .send()
+        for (logical_id, bucket) in [("StagingBucket", &staging), ("LakeBucket", &lake)] {
+            create_bucket(&aws.s3(), logical_id, bucket)
                 .await
-                .expect("create bucket");
+                .expect("create a bucket as the stack defines it");
         }
         let dynamodb = aws.dynamodb();
         let tracker = unique_name("files");
@@ -146,7 +144,8 @@ impl Pipeline {
     }
 
     /// Uploads a DMS file for `schema.table` named `name` and delivers its S3 notification to
-    /// the file-manager service, as the deployed route would.
+    /// the file-manager service, as the deployed route would (with the object's version id: the
+    /// staging bucket is versioned, as in the stack).
     pub async fn stage(&self, table_id: &str, name: &str, contents: impl Into<Vec<u8>>) {
         let key = format!("{DMS_FOLDER}/{}/{name}", table_id.replacen('.', "/", 1));
         let body: Vec<u8> = contents.into();
@@ -162,13 +161,12 @@ impl Pipeline {
             .await
             .expect("stage object");
         let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        let mut notification = s3_notification(&self.config.staging_bucket, &key, &etag, size);
+        if let Some(version) = put.version_id() {
+            notification["Records"][0]["s3"]["object"]["versionId"] = version.into();
+        }
         self.file_manager
-            .handle(&s3_notification(
-                &self.config.staging_bucket,
-                &key,
-                &etag,
-                size,
-            ))
+            .handle(&notification)
             .await
             .expect("record landed file");
     }
