@@ -236,21 +236,25 @@ async fn blocked_tables(
         };
         match outcome {
             RefreshOutcomeKind::Busy => {
-                let state = tracker.table_state(&entry.table).await.ok().flatten();
-                entry.holder = state.as_ref().and_then(|s| s.lease_owner.clone());
-                entry.lease_expires_at = state.and_then(|s| s.lease_expires_at);
-                entry.reason = match (&entry.holder, entry.lease_expires_at) {
-                    (Some(holder), Some(until)) => format!(
+                let state = tracker.table_state(&entry.table).await;
+                let lease = state.as_ref().ok().and_then(Option::as_ref);
+                entry.holder = lease.and_then(|s| s.lease_owner.clone());
+                entry.lease_expires_at = lease.and_then(|s| s.lease_expires_at);
+                entry.reason = match (&entry.holder, entry.lease_expires_at, &state) {
+                    (Some(holder), Some(until), _) => format!(
                         "lease held by {holder} until {}: another run refreshes it, or a \
                          crashed one left its lease; run again after that",
                         until.to_rfc3339()
                     ),
-                    _ => "another processor held its lease (since released): run again".to_owned(),
+                    (_, _, Err(e)) => {
+                        format!("another processor holds its lease (cannot read which: {e})")
+                    }
+                    _ => "another processor held its lease (released since): run again".to_owned(),
                 };
             }
             RefreshOutcomeKind::Deferred => {
-                entry.reason = "deferred: too little time was left before the processor's \
-                    deadline (--processor-timeout)"
+                entry.reason = "too little time was left before the processor's deadline \
+                    (--processor-timeout); the next round continues it"
                     .to_owned();
             }
             _ => {}
