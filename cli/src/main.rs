@@ -41,7 +41,7 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Per table: backlog, lag, last refresh, lease, quarantined files, and a health verdict.
     ///
-    /// Exits with status 1 when any table is unhealthy.
+    /// With `--check`, exits with status 1 when any table needs attention.
     Status(operations::StatusArgs),
     /// The tracked DMS files of a table.
     Files(operations::FilesArgs),
@@ -60,8 +60,20 @@ enum Command {
     Config(config::ConfigCommand),
 }
 
-fn main() -> Result<ExitCode> {
+/// Runs the command; an error is printed as its chain of causes (never as a Rust backtrace,
+/// whatever `RUST_BACKTRACE` says) and exits with status 1.
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::json;
+use tributary_shared::adapters::dynamodb_processing_tracker::TableState;
 use tributary_shared::file_tracker::{
     BacklogFile, BacklogOverview, BacklogSummary, FileStatus, TrackedFile, UnroutedRecord,
 };
@@ -20,6 +21,9 @@ use crate::unrouted::{self, UnroutedRow, UnroutedSummary};
 
 /// Tables read at once by `status`.
 const STATUS_CONCURRENCY: usize = 8;
+/// Newest history items `status` reads per table: the latest refresh, and the lease holder's
+/// newest recorded refresh among them (other processors' `busy` items may come in between).
+const STATUS_HISTORY_ITEMS: usize = 10;
 
 /// Arguments of `tributary status`.
 #[derive(clap::Args)]
@@ -30,6 +34,12 @@ pub struct StatusArgs {
     /// A table whose oldest pending file is older than this many seconds is `lagging`.
     #[arg(long, default_value_t = 3600)]
     lag_threshold_seconds: i64,
+    /// A table with pending files whose lease holder has shown no progress (took the lease or
+    /// recorded a refresh) for this many seconds is `busy`: its holder has probably crashed and
+    /// the table waits until the lease lapses. Keep it above the time one chunk of your largest
+    /// table takes, so a refresh in flight is not reported.
+    #[arg(long, default_value_t = 300)]
+    busy_after_seconds: i64,
     /// Exit with status 1 when any active table is not healthy (for scripts and cron checks).
     #[arg(long)]
     check: bool,
@@ -47,6 +57,9 @@ pub enum Health {
     Lagging,
     /// Its last refresh failed.
     Failing,
+    /// Files are pending and a lease holder that shows no progress keeps the table (a crashed
+    /// processor): nothing is applied until the lease lapses.
+    Busy,
     /// Some of its files are quarantined and need a fix and `tributary retry`.
     Quarantined,
 }
@@ -58,6 +71,7 @@ impl Health {
             Health::Inactive => "inactive",
             Health::Lagging => "lagging",
             Health::Failing => "failing",
+            Health::Busy => "busy",
             Health::Quarantined => "quarantined",
         }
     }
@@ -66,7 +80,7 @@ impl Health {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            Health::Lagging | Health::Failing | Health::Quarantined
+            Health::Lagging | Health::Failing | Health::Busy | Health::Quarantined
         )
     }
 }
@@ -90,8 +104,8 @@ pub struct TableStatus {
     pub quarantined_files: usize,
     /// The latest refresh attempt.
     pub last_refresh: Option<LastRefresh>,
-    /// Who holds the lease now (an unexpired lease only).
-    pub lease_holder: Option<String>,
+    /// The table's lease, while one is held or when its holder never released it.
+    pub lease: Option<LeaseStatus>,
     /// The verdict.
     pub health: Health,
     /// Why, in words.
@@ -105,6 +119,68 @@ pub struct StatusReport {
     pub tables: Vec<TableStatus>,
     /// Unregistered and unrecognized objects.
     pub unrouted: UnroutedSummary,
+}
+
+/// A table's lease as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaseStatus {
+    /// The processor invocation that holds (or last held) it.
+    pub holder: String,
+    /// When it was taken.
+    pub acquired_at: Option<DateTime<Utc>>,
+    /// When it lapses (another processor may take the table over from then on).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// It lapsed without being released: its holder crashed or was stopped, and the next run
+    /// takes the table over.
+    pub lapsed: bool,
+    /// The holder's latest sign of progress: taking the lease or recording a refresh.
+    pub last_progress_at: Option<DateTime<Utc>>,
+}
+
+impl LeaseStatus {
+    /// The lease in `state`, if any; `history` (newest first) gives the holder's progress.
+    fn from_state(
+        state: &TableState,
+        history: &[RefreshRecord],
+        now: DateTime<Utc>,
+    ) -> Option<LeaseStatus> {
+        let holder = state.lease_owner.clone()?;
+        let acquired_at = state.lease_acquired_at;
+        let recorded = history
+            .iter()
+            .filter(|r| r.owner == holder && acquired_at.is_none_or(|a| r.started_at >= a))
+            .map(|r| r.finished_at)
+            .max();
+        Some(LeaseStatus {
+            lapsed: state.lease_expires_at.is_some_and(|expiry| expiry <= now),
+            expires_at: state.lease_expires_at,
+            last_progress_at: acquired_at.max(recorded),
+            acquired_at,
+            holder,
+        })
+    }
+
+    /// How it reads in the status table.
+    fn summary(&self) -> String {
+        let until = self
+            .expires_at
+            .map(|t| t.format("%F %T").to_string())
+            .unwrap_or_else(|| "?".to_owned());
+        if self.lapsed {
+            format!("{} (lapsed {until})", self.holder)
+        } else {
+            format!("{} until {until}", self.holder)
+        }
+    }
+}
+
+/// When `status` calls a table `lagging` or `busy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Seconds the oldest pending file may wait.
+    pub lag_seconds: i64,
+    /// Seconds a lease holder may show no progress while files are pending.
+    pub busy_after_seconds: i64,
 }
 
 /// The latest refresh attempt of a table.
@@ -122,13 +198,20 @@ pub struct LastRefresh {
 }
 
 /// The health verdict of a table from what `status` read; the reasons explain it.
+///
+/// A held lease alone is a refresh in flight and keeps the verdict; it makes the table `busy`
+/// only while files are pending and its holder has shown no progress for
+/// `thresholds.busy_after_seconds` or more (a crashed holder blocks the table until its lease
+/// lapses).
+/// A lapsed lease blocks nothing: the next run takes the table over.
 pub fn judge(
     active: bool,
     backlog: &BacklogSummary,
     quarantined_files: usize,
     last: Option<&LastRefresh>,
+    lease: Option<&LeaseStatus>,
     now: DateTime<Utc>,
-    lag_threshold_seconds: i64,
+    thresholds: Thresholds,
 ) -> (Health, Vec<String>) {
     if !active {
         return (
@@ -155,16 +238,52 @@ pub fn judge(
             ),
         ));
     }
-    if let Some(lag) = lag_seconds(backlog, now).filter(|lag| *lag > lag_threshold_seconds) {
+    if let Some(reason) = lease
+        .filter(|_| backlog.files > 0)
+        .and_then(|lease| stuck_lease(lease, backlog.files, now, thresholds.busy_after_seconds))
+    {
+        verdicts.push((Health::Busy, reason));
+    }
+    let lag_threshold = thresholds.lag_seconds;
+    if let Some(lag) = lag_seconds(backlog, now).filter(|lag| *lag > lag_threshold) {
         verdicts.push((
             Health::Lagging,
-            format!("oldest pending file waits {lag} s (threshold {lag_threshold_seconds} s)"),
+            format!("oldest pending file waits {lag} s (threshold {lag_threshold} s)"),
         ));
     }
     match verdicts.first() {
         None => (Health::Healthy, Vec::new()),
         Some((health, _)) => (*health, verdicts.into_iter().map(|(_, r)| r).collect()),
     }
+}
+
+/// Why a held lease blocks `pending` files when its holder has shown no progress for
+/// `busy_after_seconds` or more; `None` before that, or when the lease lapsed.
+fn stuck_lease(
+    lease: &LeaseStatus,
+    pending: u64,
+    now: DateTime<Utc>,
+    busy_after_seconds: i64,
+) -> Option<String> {
+    if lease.lapsed {
+        return None;
+    }
+    let quiet = lease
+        .last_progress_at
+        .map(|at| (now - at).num_seconds().max(0));
+    if quiet.is_some_and(|quiet| quiet < busy_after_seconds) {
+        return None;
+    }
+    let quiet = quiet.map_or_else(|| "an unknown time".to_owned(), |q| format!("{q} s"));
+    Some(format!(
+        "lease held by {} until {} with {pending} file(s) pending and no progress for {quiet} \
+         (threshold {busy_after_seconds} s): its holder has probably crashed; the table waits \
+         until the lease lapses, then the next run takes it over",
+        lease.holder,
+        lease
+            .expires_at
+            .map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339()),
+    ))
 }
 
 fn lag_seconds(backlog: &BacklogSummary, now: DateTime<Utc>) -> Option<i64> {
@@ -189,8 +308,12 @@ pub async fn status(
             .context("cannot list the registered tables")?,
     };
     let now = Utc::now();
+    let thresholds = Thresholds {
+        lag_seconds: args.lag_threshold_seconds,
+        busy_after_seconds: args.busy_after_seconds,
+    };
     let statuses: Vec<TableStatus> = stream::iter(tables)
-        .map(|table| table_status(&session, table, now, args.lag_threshold_seconds))
+        .map(|table| table_status(&session, table, now, thresholds))
         .buffered(STATUS_CONCURRENCY)
         .try_collect()
         .await?;
@@ -242,7 +365,10 @@ pub async fn status(
                     )
                 })
                 .unwrap_or_default(),
-                s.lease_holder.clone().unwrap_or_default(),
+                s.lease
+                    .as_ref()
+                    .map(LeaseStatus::summary)
+                    .unwrap_or_default(),
                 s.health.as_str().to_owned(),
             ]);
         }
@@ -283,7 +409,7 @@ async fn table_status(
     session: &Session,
     table: RegisteredTable,
     now: DateTime<Utc>,
-    lag_threshold_seconds: i64,
+    thresholds: Thresholds,
 ) -> Result<TableStatus> {
     let id = table.table_id.as_str();
     let tracker = session.file_tracker();
@@ -293,23 +419,20 @@ async fn table_status(
         tracker.backlog_summary(id),
         tracker.tracked_files(id, Some(FileStatus::Quarantined)),
         processing.table_state(id),
-        processing.latest_history(id, 1),
+        processing.latest_history(id, STATUS_HISTORY_ITEMS),
     )
     .with_context(context)?;
     let last_refresh = latest.first().map(last_refresh);
+    let lease = state.and_then(|state| LeaseStatus::from_state(&state, &latest, now));
     let (health, reasons) = judge(
         table.active,
         &backlog,
         quarantined.len(),
         last_refresh.as_ref(),
+        lease.as_ref(),
         now,
-        lag_threshold_seconds,
+        thresholds,
     );
-    let lease_holder = state.and_then(|state| {
-        state
-            .lease_owner
-            .filter(|_| state.lease_expires_at.is_some_and(|expiry| expiry > now))
-    });
     Ok(TableStatus {
         active: table.active,
         cadence: table.refresh_cadence,
@@ -318,7 +441,7 @@ async fn table_status(
         lag_seconds: lag_seconds(&backlog, now),
         quarantined_files: quarantined.len(),
         last_refresh,
-        lease_holder,
+        lease,
         health,
         reasons,
         table: table.table_id,

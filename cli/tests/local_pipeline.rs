@@ -1,18 +1,24 @@
 //! The `tributary` binary against the local AWS emulator (moto, started by `make test`): the
 //! local runner end to end, `status`/`files`/`history`/`retry` on a pipeline with pending,
-//! failed and quarantined tables, `export`, and the emulator's life cycle under `local up/down`.
+//! failed, quarantined and busy tables, a local run killed mid-refresh, `export`, the staging
+//! bucket's versions, the emulator's life cycle under `local up/down`, and how errors print.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use arrow::array::{Array, Int64Array};
+use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::dms_layout::SourceTable;
 use tributary_shared::lake::partitioning::unescape_partition_value;
+use tributary_shared::processing_tracker::{LeaseGrant, ProcessingTracker};
 use tributary_shared::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
+use tributary_tests::holding_proxy::HoldingProxy;
 use tributary_tests::{LocalAws, unique_name};
 
 const CADENCE: &str = "5min";
@@ -28,14 +34,30 @@ struct LocalCli {
 impl LocalCli {
     /// `tributary local up` on the test emulator (AWS_ENDPOINT_URL), under a fresh prefix.
     async fn up() -> LocalCli {
+        LocalCli::up_with(&[]).await
+    }
+
+    /// `tributary local up` whose pipeline reaches the emulator through `endpoint` (a proxy).
+    async fn up_via(endpoint: &str) -> LocalCli {
+        LocalCli::up_with(&["--endpoint-url", endpoint]).await
+    }
+
+    async fn up_with(options: &[&str]) -> LocalCli {
         LocalAws::connect().await; // fails clearly when no emulator is configured
         let cli = LocalCli {
             workdir: TempDir::new().expect("temp dir"),
             prefix: unique_name("t"),
         };
-        let up = cli.run(&["local", "up"]);
+        let up = cli.run(&[options, &["local", "up"]].concat());
         assert_success(&up, "local up");
         cli
+    }
+
+    /// What `local up --json` reports: the local state and the stack's names.
+    fn up_report(&self) -> Value {
+        let up = self.run(&["--json", "local", "up"]);
+        assert_success(&up, "local up (again)");
+        serde_json::from_slice(&up.stdout).expect("local up prints JSON")
     }
 
     fn command(&self) -> Command {
@@ -657,4 +679,275 @@ async fn refresh_starts_the_stacks_state_machine_and_follows_it_to_its_end() {
         String::from_utf8_lossy(&missing.stderr)
     );
     execute_state_machines(&endpoint, false);
+}
+
+/// A time as `--json` output prints it.
+fn time(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| panic!("{value} is not an RFC 3339 time"))
+}
+
+#[tokio::test]
+async fn a_killed_local_run_leaves_a_short_lease_that_status_and_the_next_run_report() {
+    let emulator = std::env::var("AWS_ENDPOINT_URL").expect("the emulator's endpoint");
+    let proxy = HoldingProxy::start(&emulator);
+    let cli = LocalCli::up_via(&proxy.url).await;
+    cli.register(&[(spec(&cli.prefix, "crashy", "stop"), CADENCE, true)])
+        .await;
+    cli.stage(
+        "round-0",
+        &[(
+            "dms/s/crashy/LOAD00000001.csv",
+            "1,eu,2024-01-01 00:00:00\n",
+        )],
+    );
+    // The run is killed mid-refresh: holding the table's lease, reading its DMS file.
+    proxy.hold(&["GET ", "/dms/s/crashy/LOAD00000001.csv"]);
+    let mut run = cli
+        .command()
+        .args(["--local", "local", "run", "--until-idle"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start local run");
+    proxy.wait_until_held(Duration::from_secs(300));
+    run.kill().expect("kill local run");
+    run.wait().expect("reap local run");
+    proxy.hold(&[]);
+
+    let aws = LocalAws::connect().await;
+    let names = &cli.up_report()["names"];
+    let processing = DynamoDbProcessingTracker::new(
+        aws.dynamodb(),
+        names["processing_table"].as_str().expect("a table name"),
+    );
+    let lease = processing
+        .table_state("s.crashy")
+        .await
+        .expect("read the lease")
+        .expect("the table has a state item");
+    let holder = lease
+        .lease_owner
+        .expect("the killed run still holds the lease");
+    assert!(
+        holder.starts_with(&format!("local-{}-", run.id())),
+        "the holder names the run's process: {holder}"
+    );
+    let (acquired, until) = (
+        lease.lease_acquired_at.expect("when it was taken"),
+        lease.lease_expires_at.expect("when it lapses"),
+    );
+    let span = until - acquired;
+    assert!(
+        span > chrono::Duration::seconds(100) && span <= chrono::Duration::seconds(150),
+        "the lease lasts the run's own processor deadline (120 s) plus 30 s, not a Lambda's 15 \
+         minutes: taken {acquired}, lapses {until}"
+    );
+
+    let (output, status) = cli.json(&["status", "--check"]);
+    let crashy = table(&status, "s.crashy");
+    assert_eq!(
+        (&crashy["lease"]["holder"], &crashy["lease"]["lapsed"]),
+        (&json!(holder), &json!(false)),
+        "{crashy}"
+    );
+    assert_eq!(time(&crashy["lease"]["expires_at"]), until);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a lease whose holder took it moments ago may be a refresh in flight: no page: {crashy}"
+    );
+    let (output, status) = cli.json(&["status", "--check", "--busy-after-seconds", "0"]);
+    let crashy = table(&status, "s.crashy");
+    assert_eq!(crashy["health"], "busy", "{crashy}");
+    assert!(
+        crashy["reasons"][0].as_str().unwrap().contains(&holder),
+        "{crashy}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "held past what a live refresh needs with files pending: --check fails"
+    );
+
+    let (output, next) = cli.json(&["local", "run", "--until-idle"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a run that finds a busy table is not idle: {next}"
+    );
+    assert_eq!(next["idle"], false, "{next}");
+    let blocked = &next["blocked"];
+    assert_eq!(
+        (
+            &blocked[0]["table"],
+            &blocked[0]["outcome"],
+            &blocked[0]["holder"]
+        ),
+        (&json!("s.crashy"), &json!("busy"), &json!(holder)),
+        "{next}"
+    );
+    assert_eq!(time(&blocked[0]["lease_expires_at"]), until);
+    let text = cli.run(&["--local", "local", "run"]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains(&format!("s.crashy: busy: lease held by {holder} until")),
+        "{stdout}"
+    );
+
+    let grant = processing
+        .acquire(
+            "s.crashy",
+            "the-next-run",
+            until + chrono::Duration::seconds(1),
+            until + chrono::Duration::seconds(150),
+        )
+        .await
+        .expect("acquire");
+    assert!(
+        matches!(&grant, LeaseGrant::Acquired { took_over_from: Some(previous), .. } if *previous == holder),
+        "the next processor takes the table over once the lease lapses: {grant:?}"
+    );
+}
+
+#[tokio::test]
+async fn until_idle_stops_when_a_round_makes_no_progress_and_names_each_blocked_table() {
+    let cli = LocalCli::up().await;
+    cli.register(&[
+        (spec(&cli.prefix, "fine", "stop"), CADENCE, true),
+        (spec(&cli.prefix, "stuck", "stop"), CADENCE, true),
+    ])
+    .await;
+    let row = "1,eu,2024-01-01 00:00:00\n";
+    cli.stage(
+        "round-0",
+        &[
+            ("dms/s/fine/LOAD00000001.csv", row),
+            (
+                "dms/s/stuck/LOAD00000001.csv",
+                "not-a-number,eu,2024-01-01 00:00:00\n",
+            ),
+            ("dms/s/stuck/LOAD00000002.csv", row),
+        ],
+    );
+    let (output, run) = cli.json(&[
+        "local",
+        "run",
+        "--until-idle",
+        "--env",
+        "TRIBUTARY_QUARANTINE_AFTER=2",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{run}");
+    assert_eq!(run["idle"], false, "{run}");
+    assert!(
+        run["rounds"].as_u64().is_some_and(|rounds| rounds <= 5),
+        "rounds that change nothing end the run (after the failing file's rounds to \
+         quarantine), long before --max-rounds: {run}"
+    );
+    assert_eq!(run["tables"]["s.fine"]["inserted"], 1, "{run}");
+    let blocked = run["blocked"].as_array().expect("blocked tables");
+    assert_eq!(blocked.len(), 1, "{run}");
+    assert_eq!(
+        (&blocked[0]["table"], &blocked[0]["outcome"]),
+        (&json!("s.stuck"), &json!("failed"))
+    );
+    let reason = blocked[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("quarantined") && reason.contains("dms/s/stuck/LOAD00000001.csv"),
+        "says why: {reason}"
+    );
+}
+
+#[tokio::test]
+async fn local_up_versions_the_staging_bucket_and_its_events_carry_each_versions_id() {
+    let cli = LocalCli::up().await;
+    let up = cli.up_report();
+    let bucket = up["state"]["staging_bucket"].as_str().expect("a bucket");
+    let queue = up["names"]["file_events_queue"].as_str().expect("a queue");
+    let aws = LocalAws::connect().await;
+    let key = "dms/s/twice/LOAD00000001.csv";
+    for body in ["1,eu,2024-01-01 00:00:00\n", "1,us,2024-01-01 00:00:00\n"] {
+        aws.s3()
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    let mut versions: Vec<String> = aws
+        .s3()
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .expect("list versions")
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id().map(str::to_owned))
+        .collect();
+    versions.sort();
+    assert_eq!(versions.len(), 2, "both writes are kept: {versions:?}");
+    assert!(!versions.contains(&"null".to_owned()), "{versions:?}");
+
+    let queue_url = aws
+        .sqs()
+        .get_queue_url()
+        .queue_name(queue)
+        .send()
+        .await
+        .expect("queue url")
+        .queue_url
+        .expect("a url");
+    let mut carried = Vec::new();
+    for _ in 0..10 {
+        for message in aws.receive_batch(&queue_url).await {
+            let event: Value = serde_json::from_str(message.body().unwrap_or_default())
+                .expect("an EventBridge event");
+            assert_eq!(event["detail"]["object"]["key"], key);
+            carried.push(
+                event["detail"]["object"]["version-id"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_owned(),
+            );
+        }
+        if carried.len() >= 2 {
+            break;
+        }
+    }
+    carried.sort();
+    assert_eq!(
+        carried, versions,
+        "each write's event carries its version id"
+    );
+}
+
+#[test]
+fn a_cli_error_prints_its_chain_of_causes_and_never_a_backtrace() {
+    let workdir = TempDir::new().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .current_dir(workdir.path())
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .args(["--local", "status"])
+        .output()
+        .expect("run tributary");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: no local pipeline recorded in"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run `tributary local up` first: ") && stderr.contains("os error 2"),
+        "the causes follow, on one line: {stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -168,6 +168,15 @@ pub struct QueueSpec {
     pub redrive: Option<(String, u64)>,
 }
 
+/// An `AWS::S3::Bucket`, as far as a local copy needs it: the behaviour Tributary relies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketSpec {
+    /// `VersioningConfiguration.Status` is `Enabled`: every write of a key is a new version.
+    pub versioned: bool,
+    /// `NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled` is true.
+    pub eventbridge_notifications: bool,
+}
+
 /// An `AWS::Lambda::Function`, as far as the build and a local run need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSpec {
@@ -391,6 +400,37 @@ impl StackTemplate {
             visibility_timeout: number("VisibilityTimeout")?,
             message_retention_period: number("MessageRetentionPeriod")?,
             redrive,
+        })
+    }
+
+    /// The S3 bucket `logical_id`.
+    pub fn bucket(&self, logical_id: &str) -> Result<BucketSpec, TemplateError> {
+        let properties = self.properties(logical_id, "AWS::S3::Bucket")?;
+        let versioning = properties
+            .get("VersioningConfiguration")
+            .map(|v| {
+                v.get("Status")
+                    .and_then(|s| self.text(s))
+                    .ok_or_else(|| bad(logical_id, "VersioningConfiguration.Status", "is not text"))
+            })
+            .transpose()?;
+        let eventbridge = properties
+            .get("NotificationConfiguration")
+            .and_then(|n| n.get("EventBridgeConfiguration"))
+            .and_then(|e| e.get("EventBridgeEnabled"))
+            .map(|enabled| {
+                self.text(enabled).ok_or_else(|| {
+                    bad(
+                        logical_id,
+                        "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled",
+                        "is not a boolean",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(BucketSpec {
+            versioned: versioning.as_deref() == Some("Enabled"),
+            eventbridge_notifications: eventbridge.as_deref() == Some("true"),
         })
     }
 

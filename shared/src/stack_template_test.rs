@@ -187,7 +187,52 @@ fn a_missing_or_mistyped_resource_is_named() {
     ));
 }
 
+#[test]
+fn buckets_are_read_with_their_versioning_and_eventbridge_notifications() {
+    let template = StackTemplate::parse(
+        r#"
+Resources:
+  Versioned:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {Status: Enabled}
+      NotificationConfiguration:
+        EventBridgeConfiguration: {EventBridgeEnabled: true}
+  Suspended:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {Status: Suspended}
+  Plain:
+    Type: AWS::S3::Bucket
+    Properties: {}
+"#,
+    )
+    .unwrap_or_else(|e| panic!("the bucket template does not parse: {e}"));
+    let spec = |id: &str| {
+        template
+            .bucket(id)
+            .map(|b| (b.versioned, b.eventbridge_notifications))
+    };
+    assert_eq!(spec("Versioned"), Ok((true, true)));
+    assert_eq!(spec("Suspended"), Ok((false, false)));
+    assert_eq!(spec("Plain"), Ok((false, false)));
+}
+
 // ---- the committed template against the adapters ----
+
+#[test]
+fn the_stack_versions_both_buckets_and_sends_staging_events_to_eventbridge() {
+    let staging = bundled().bucket("StagingBucket");
+    assert_eq!(
+        staging.map(|b| (b.versioned, b.eventbridge_notifications)),
+        Ok((true, true)),
+        "local copies are created from this; the file tracker identifies object versions"
+    );
+    assert_eq!(
+        bundled().bucket("LakeBucket").map(|b| b.versioned),
+        Ok(true)
+    );
+}
 
 fn bundled() -> StackTemplate {
     match StackTemplate::bundled() {

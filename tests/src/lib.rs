@@ -5,6 +5,7 @@
 //! emulator without seeing each other's data.
 
 pub mod cli;
+pub mod holding_proxy;
 pub mod pipeline;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, PENDING_INDEX, attr};
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
+use tributary_shared::adapters::local_stack::create_bucket;
 use tributary_shared::aws;
 use tributary_shared::config::AwsSettings;
 use tributary_shared::table_registry::RegisteredTable;
@@ -352,15 +354,13 @@ pub enum Route {
 }
 
 impl LocalAws {
-    /// Creates a bucket and a queue, and routes the bucket's object-created events to the queue.
+    /// Creates a staging bucket (versioned, as the stack defines it) and a queue, and routes the
+    /// bucket's object-created events to the queue.
     pub async fn staging_route(&self, route: Route) -> StagingRoute {
         let bucket = unique_name("staging");
-        self.s3()
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
+        create_bucket(&self.s3(), "StagingBucket", &bucket)
             .await
-            .expect("create bucket");
+            .expect("create the staging bucket as the stack defines it");
         let sqs = self.sqs();
         let queue_url = sqs
             .create_queue()

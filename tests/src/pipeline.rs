@@ -15,6 +15,7 @@ use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
+use tributary_shared::adapters::local_stack::create_bucket;
 use tributary_shared::adapters::s3_object_store::s3_object_store;
 use tributary_shared::aws::{self, AwsProcessor};
 use tributary_shared::catalog::{Catalog, CatalogPartition, TableDefinition};
@@ -92,13 +93,10 @@ impl Pipeline {
         let aws = LocalAws::connect().await;
         let staging = unique_name("staging");
         let lake = unique_name("lake");
-        for bucket in [&staging, &lake] {
-            aws.s3()
-                .create_bucket()
-                .bucket(bucket)
-                .send()
+        for (logical_id, bucket) in [("StagingBucket", &staging), ("LakeBucket", &lake)] {
+            create_bucket(&aws.s3(), logical_id, bucket)
                 .await
-                .expect("create bucket");
+                .expect("create a bucket as the stack defines it");
         }
         let dynamodb = aws.dynamodb();
         let tracker = unique_name("files");
@@ -170,7 +168,8 @@ impl Pipeline {
     }
 
     /// Uploads a DMS file for `schema.table` named `name` and delivers its S3 notification to
-    /// the file-manager service, as the deployed route would.
+    /// the file-manager service, as the deployed route would (with the object's version id: the
+    /// staging bucket is versioned, as in the stack).
     pub async fn stage(&self, table_id: &str, name: &str, contents: impl Into<Vec<u8>>) {
         let object = self.upload(table_id, name, contents).await;
         self.notify(&object, None).await;

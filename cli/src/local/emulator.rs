@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
-use aws_sdk_s3::types::{EventBridgeConfiguration, NotificationConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
-use tributary_shared::adapters::local_stack::create_queue;
+use tributary_shared::adapters::local_stack::{create_bucket, create_queue};
 use tributary_shared::aws;
 use tributary_shared::catalog::Catalog;
 
@@ -191,32 +190,13 @@ async fn wait_until_answering(endpoint_url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates what the stack creates, from the template's definitions: the buckets with EventBridge
-/// notifications, the rule routing DMS objects to the queue (with its dead-letter queue), the
+/// Creates what the stack creates, from the template's definitions: the buckets (versioned, the
+/// staging bucket with EventBridge notifications), the rule routing DMS objects to the queue (with its dead-letter queue), the
 /// DynamoDB tables and the Glue database. Existing resources are kept.
 async fn create_resources(sdk: &SdkConfig, state: &LocalState, names: &StackNames) -> Result<()> {
     let s3 = aws::s3_client(sdk);
-    for bucket in [&state.staging_bucket, &state.lake_bucket] {
-        let created = s3.create_bucket().bucket(bucket).send().await;
-        if let Err(e) = created {
-            let exists = e.as_service_error().is_some_and(|s| {
-                s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
-            });
-            if !exists {
-                return Err(e).with_context(|| format!("cannot create bucket {bucket}"));
-            }
-        }
-    }
-    s3.put_bucket_notification_configuration()
-        .bucket(&state.staging_bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .event_bridge_configuration(EventBridgeConfiguration::builder().build())
-                .build(),
-        )
-        .send()
-        .await
-        .context("cannot turn on EventBridge notifications of the staging bucket")?;
+    create_bucket(&s3, "StagingBucket", &state.staging_bucket).await?;
+    create_bucket(&s3, "LakeBucket", &state.lake_bucket).await?;
 
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let dead_letter_url = create_queue(

@@ -2,7 +2,10 @@
 //! through the file-manager's handler (SQS batches with partial failures, as the event source
 //! mapping delivers them), then each cadence runs the state machine's steps: the batch-manager
 //! plans, and the processor refreshes each batch, `max_concurrency` batches at once (the Map
-//! state). Functions get the environment the stack template gives them.
+//! state). Functions get the environment the stack template gives them; each processor call
+//! gets a deadline of its own (`--processor-timeout`), so its leases lapse soon after a killed
+//! run. `--until-idle` repeats rounds until one makes no progress, and then names every table it
+//! could not finish and why (docs/DESIGN.md §13).
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -20,7 +23,7 @@ use tributary_shared::aws::{self, AwsBatchManager, AwsProcessor};
 use tributary_shared::config::{BatchManagerConfig, FileManagerConfig, ProcessorConfig, vars};
 use tributary_shared::file_manager::{FileManager, FileManagerResponse, Note, Tally};
 use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshTotals};
-use tributary_shared::processor::{BatchSummary, Invocation, SystemClock};
+use tributary_shared::processor::{BatchSummary, Invocation, SystemClock, TableSummary};
 use tributary_shared::stack_template::StackTemplate;
 
 use super::{LocalState, state_of};
@@ -43,6 +46,12 @@ pub struct RunArgs {
     /// Most rounds with `--until-idle`.
     #[arg(long, default_value_t = 50)]
     max_rounds: u32,
+    /// Seconds each processor call may run: its deadline, as the function timeout is a Lambda's.
+    /// The processor stops starting chunks before it, and its leases last until it plus 30 s,
+    /// so the tables of a killed run are free again soon after. It must exceed
+    /// `TRIBUTARY_DEADLINE_MARGIN_SECONDS` (default 60).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+    processor_timeout: u32,
     /// A function setting for this run, e.g. `TRIBUTARY_QUARANTINE_AFTER=1` (repeatable).
     #[arg(long = "env", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
@@ -70,6 +79,21 @@ pub struct TableRun {
     pub last_error: Option<String>,
 }
 
+/// A table the last round could not refresh to the end, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockedTable {
+    /// `schema.table`.
+    pub table: String,
+    /// Its outcome in the last round: `busy`, `failed` or `deferred`.
+    pub outcome: RefreshOutcomeKind,
+    /// Why, in words.
+    pub reason: String,
+    /// For `busy`: the processor holding its lease.
+    pub holder: Option<String>,
+    /// For `busy`: when that lease lapses.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
 /// What `local run` did.
 #[derive(Debug, Default, Serialize)]
 pub struct RunReport {
@@ -86,6 +110,8 @@ pub struct RunReport {
     pub tables: BTreeMap<String, TableRun>,
     /// Whether the run stopped because nothing was left to do.
     pub idle: bool,
+    /// Tables the last round could not refresh to the end (busy, failed, deferred).
+    pub blocked: Vec<BlockedTable>,
 }
 
 /// The three functions, wired as their `main`s wire them.
@@ -97,10 +123,26 @@ struct Functions {
     quarantine_after: u32,
 }
 
+impl Functions {
+    /// The identity and deadline of one processor call: the request id names this process (a
+    /// lease's holder, as `status` shows it) and the deadline is the run's own.
+    fn invocation(&self, batch: usize) -> Invocation {
+        let now = Utc::now();
+        Invocation {
+            request_id: format!(
+                "local-{}-{}-{batch}",
+                std::process::id(),
+                now.timestamp_millis()
+            ),
+            deadline: now + self.processor_timeout,
+        }
+    }
+}
+
 /// `tributary local run`.
 pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<ExitCode> {
     let state = state_of(session)?;
-    let functions = functions(session, state, &args.settings)?;
+    let functions = functions(session, state, &args.settings, args.processor_timeout)?;
     let cadences = match &args.cadence {
         Some(cadence) => vec![cadence.clone()],
         None => session
@@ -126,7 +168,7 @@ pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<Ex
         .context("the file-events queue has no URL")?;
     let mut report = RunReport::default();
     let mut stalled_rounds = 0;
-    loop {
+    let last_round = loop {
         report.rounds += 1;
         let progress = round(
             session,
@@ -138,7 +180,7 @@ pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<Ex
         )
         .await?;
         if !args.until_idle {
-            break;
+            break progress;
         }
         if progress.advanced() {
             stalled_rounds = 0;
@@ -146,36 +188,86 @@ pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<Ex
             // A failing file is retried until it is quarantined; give it those rounds.
             stalled_rounds += 1;
         } else {
-            report.idle = true;
-            break;
+            report.idle = progress.unfinished.is_empty();
+            break progress;
         }
         if report.rounds >= args.max_rounds {
             output.note(format!(
                 "stopping after {} rounds (--max-rounds)",
                 report.rounds
             ));
-            break;
+            break progress;
         }
-    }
-    let failing: Vec<&String> = report
-        .tables
-        .iter()
-        .filter(|(_, t)| t.last_outcome == Some(RefreshOutcomeKind::Failed))
-        .map(|(id, _)| id)
-        .collect();
+    };
+    report.blocked = blocked_tables(session, last_round.unfinished).await;
     print_report(output, &report);
-    if !failing.is_empty() {
+    let failing = report
+        .tables
+        .values()
+        .any(|t| t.last_outcome == Some(RefreshOutcomeKind::Failed));
+    if failing || (args.until_idle && !report.idle) {
         output.note(format!(
-            "still failing: {} (see `tributary --local status`)",
-            failing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "not idle: {} (see `tributary --local status`)",
+            if report.blocked.is_empty() {
+                "work is left".to_owned()
+            } else {
+                report
+                    .blocked
+                    .iter()
+                    .map(|b| format!("{} {}", b.table, b.outcome.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         ));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The blocked tables of the last round, each with its reason; a busy table's lease holder and
+/// expiry are read from the processing tracker.
+async fn blocked_tables(
+    session: &Session,
+    unfinished: BTreeMap<String, (RefreshOutcomeKind, Option<String>)>,
+) -> Vec<BlockedTable> {
+    let tracker = session.processing_tracker();
+    let mut blocked = Vec::with_capacity(unfinished.len());
+    for (table, (outcome, error)) in unfinished {
+        let mut entry = BlockedTable {
+            table,
+            outcome,
+            reason: error.unwrap_or_default(),
+            holder: None,
+            lease_expires_at: None,
+        };
+        match outcome {
+            RefreshOutcomeKind::Busy => {
+                let state = tracker.table_state(&entry.table).await;
+                let lease = state.as_ref().ok().and_then(Option::as_ref);
+                entry.holder = lease.and_then(|s| s.lease_owner.clone());
+                entry.lease_expires_at = lease.and_then(|s| s.lease_expires_at);
+                entry.reason = match (&entry.holder, entry.lease_expires_at, &state) {
+                    (Some(holder), Some(until), _) => format!(
+                        "lease held by {holder} until {}: another run refreshes it, or a \
+                         crashed one left its lease; run again after that",
+                        until.to_rfc3339()
+                    ),
+                    (_, _, Err(e)) => {
+                        format!("another processor holds its lease (cannot read which: {e})")
+                    }
+                    _ => "another processor held its lease (released since): run again".to_owned(),
+                };
+            }
+            RefreshOutcomeKind::Deferred => {
+                entry.reason = "too little time was left before the processor's deadline \
+                    (--processor-timeout); the next round continues it"
+                    .to_owned();
+            }
+            _ => {}
+        }
+        blocked.push(entry);
+    }
+    blocked
 }
 
 /// What changed in one round.
@@ -184,16 +276,34 @@ struct RoundProgress {
     notifications: usize,
     files_applied: u64,
     quarantined: usize,
-    more_pending: bool,
+    /// A table stopped between chunks or was deferred: the next round continues it.
+    work_left: bool,
     failed: bool,
+    /// Tables the round could not refresh to the end (busy, failed, deferred), with the error.
+    unfinished: BTreeMap<String, (RefreshOutcomeKind, Option<String>)>,
 }
 
 impl RoundProgress {
+    /// Whether the round recorded, applied or quarantined anything, or left work that the next
+    /// round continues. A busy or failed table is no progress.
     fn advanced(&self) -> bool {
-        self.notifications > 0
-            || self.files_applied > 0
-            || self.quarantined > 0
-            || self.more_pending
+        self.notifications > 0 || self.files_applied > 0 || self.quarantined > 0 || self.work_left
+    }
+
+    fn add(&mut self, table: &TableSummary) {
+        self.files_applied += table.totals.files;
+        self.quarantined += table.quarantined.len();
+        self.failed |= table.outcome == RefreshOutcomeKind::Failed;
+        match table.outcome {
+            RefreshOutcomeKind::Busy
+            | RefreshOutcomeKind::Failed
+            | RefreshOutcomeKind::Deferred => {
+                self.work_left |= table.outcome == RefreshOutcomeKind::Deferred;
+                self.unfinished
+                    .insert(table.table.clone(), (table.outcome, table.error.clone()));
+            }
+            _ => self.work_left |= table.more_pending,
+        }
     }
 }
 
@@ -236,10 +346,7 @@ async fn round(
             .map(|(number, batch)| {
                 let bar = bar.clone();
                 async move {
-                    let invocation = Invocation {
-                        request_id: format!("local-{}-{number}", Utc::now().timestamp_millis()),
-                        deadline: Utc::now() + functions.processor_timeout,
-                    };
+                    let invocation = functions.invocation(number);
                     let input = serde_json::to_value(batch)?;
                     let summary = functions
                         .processor
@@ -256,10 +363,7 @@ async fn round(
         bar.finish_and_clear();
         for summary in summaries {
             for table in summary?.tables {
-                progress.files_applied += table.totals.files;
-                progress.quarantined += table.quarantined.len();
-                progress.more_pending |= table.more_pending;
-                progress.failed |= table.outcome == RefreshOutcomeKind::Failed;
+                progress.add(&table);
                 let run = report.tables.entry(table.table.clone()).or_default();
                 run.refreshes += table.refreshes;
                 run.totals.add(&table.totals);
@@ -383,6 +487,7 @@ fn functions(
     session: &Session,
     state: &LocalState,
     overrides: &[(String, String)],
+    processor_timeout_seconds: u32,
 ) -> Result<Functions> {
     let template = StackTemplate::bundled()?;
     let names = &session.names;
@@ -426,10 +531,19 @@ fn functions(
         BatchManagerConfig::from_lookup(|name| batch_manager_env.get(name).cloned())?;
     let processor_env = environment("ProcessorFunction")?;
     let processor_config = ProcessorConfig::from_lookup(|name| processor_env.get(name).cloned())?;
-    let processor_timeout = template
-        .function("ProcessorFunction")?
-        .timeout
-        .context("the template gives the processor no timeout")?;
+    let processor_timeout = std::time::Duration::from_secs(processor_timeout_seconds.into());
+    let margin = processor_config.settings.deadline_margin;
+    if processor_timeout <= margin {
+        bail!(
+            "--processor-timeout {processor_timeout_seconds} leaves the processor no time: it \
+             starts no table with less than {} s ({}) before its deadline; raise it above {}, or \
+             lower the margin with --env {}=N",
+            margin.as_secs(),
+            vars::DEADLINE_MARGIN_SECONDS,
+            margin.as_secs(),
+            vars::DEADLINE_MARGIN_SECONDS,
+        );
+    }
     let dynamodb = aws::dynamodb_client(&session.sdk);
     let tracker =
         DynamoDbFileTracker::new(dynamodb.clone(), &file_manager_config.file_tracker_table);
@@ -444,7 +558,7 @@ fn functions(
         batch_manager: aws::batch_manager(&batch_manager_config, &session.sdk),
         processor: aws::processor(&processor_config, &session.sdk, Arc::new(SystemClock))
             .context("cannot open the lake stores")?,
-        processor_timeout: Duration::seconds(i64::try_from(processor_timeout).unwrap_or(900)),
+        processor_timeout: Duration::seconds(processor_timeout_seconds.into()),
         quarantine_after: processor_config.settings.quarantine_after,
     })
 }
@@ -490,7 +604,13 @@ fn print_report(output: &Output, report: &RunReport) {
             intake.duplicates,
             intake.ignored,
             intake.unreadable,
-            if report.idle { ", now idle" } else { "" }
+            if report.idle {
+                ", now idle".to_owned()
+            } else if report.blocked.is_empty() {
+                String::new()
+            } else {
+                format!(", {} table(s) blocked", report.blocked.len())
+            }
         );
         rendered.push_str(&text.render());
         for (table, run) in &report.tables {
@@ -504,6 +624,18 @@ fn print_report(output: &Output, report: &RunReport) {
             {
                 rendered.push_str(&format!("{table}: failed: {error}\n"));
             }
+        }
+        for blocked in report
+            .blocked
+            .iter()
+            .filter(|b| b.outcome != RefreshOutcomeKind::Failed)
+        {
+            rendered.push_str(&format!(
+                "{}: {}: {}\n",
+                blocked.table,
+                blocked.outcome.as_str(),
+                blocked.reason
+            ));
         }
         rendered
     });

@@ -262,6 +262,8 @@ pub struct TableState {
     pub lease_owner: Option<String>,
     /// When the holder's lease lapses.
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When the holder took the lease (`updated_at` while a lease is held).
+    pub lease_acquired_at: Option<DateTime<Utc>>,
     /// The token of the latest acquisition (0 before the first).
     pub fencing_token: u64,
     /// The last released refresh's outcome.
@@ -276,9 +278,15 @@ impl TableState {
     fn from_item(item: &Item) -> Result<Self, StoreError> {
         let read = ItemReader::new(STORE, item, &[attr::TABLE_ID, attr::RECORD]);
         let owned = |value: Option<&str>| value.map(str::to_owned);
+        let lease_owner = owned(read.optional(attr::LEASE_OWNER, ItemReader::string)?);
+        let lease_acquired_at = match lease_owner {
+            Some(_) => read.optional(attr::UPDATED_AT, ItemReader::time)?,
+            None => None,
+        };
         Ok(Self {
-            lease_owner: owned(read.optional(attr::LEASE_OWNER, ItemReader::string)?),
+            lease_owner,
             lease_expires_at: read.optional(attr::LEASE_EXPIRES_AT, ItemReader::epoch_millis)?,
+            lease_acquired_at,
             fencing_token: read
                 .optional(attr::FENCING_TOKEN, ItemReader::number)?
                 .unwrap_or(0),

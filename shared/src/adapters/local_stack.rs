@@ -1,13 +1,17 @@
 //! Local copies of the stack's resources, created from the template's own definitions
-//! ([`crate::stack_template`]): DynamoDB tables, SQS queues and the state machine. The local
-//! environment and the integration tests use these, so their resources are the deployed ones by
-//! construction (names aside).
+//! ([`crate::stack_template`]): S3 buckets, DynamoDB tables, SQS queues and the state machine.
+//! The local environment and the integration tests use these, so their resources are the
+//! deployed ones by construction (names aside).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, EventBridgeConfiguration, NotificationConfiguration,
+    VersioningConfiguration,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -63,6 +67,53 @@ fn key_element(resource: &str, key: &KeyElement) -> Result<KeySchemaElement, Set
         .key_type(KeyType::from(key.key_type.as_str()))
         .build()
         .map_err(|e| definition_error(resource, e))
+}
+
+/// Creates the S3 bucket `bucket_name` as the bundled template defines `logical_id`: versioned
+/// when the template versions it (so a key written twice keeps both versions and events carry
+/// version ids, as in AWS), with EventBridge notifications when the template sends them. An
+/// existing bucket gets the same settings.
+pub async fn create_bucket(
+    client: &aws_sdk_s3::Client,
+    logical_id: &str,
+    bucket_name: &str,
+) -> Result<(), SetupError> {
+    let spec = StackTemplate::bundled()?.bucket(logical_id)?;
+    if let Err(e) = client.create_bucket().bucket(bucket_name).send().await {
+        let exists = e
+            .as_service_error()
+            .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists());
+        if !exists {
+            return Err(request_error(logical_id, e));
+        }
+    }
+    if spec.versioned {
+        client
+            .put_bucket_versioning()
+            .bucket(bucket_name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| request_error(logical_id, e))?;
+    }
+    if spec.eventbridge_notifications {
+        client
+            .put_bucket_notification_configuration()
+            .bucket(bucket_name)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .event_bridge_configuration(EventBridgeConfiguration::builder().build())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| request_error(logical_id, e))?;
+    }
+    Ok(())
 }
 
 /// Creates the DynamoDB table `table_name` as the bundled template defines `logical_id`

@@ -647,7 +647,7 @@ async fn a_crash_before_the_commit_leaves_the_previous_state_readable_and_a_retr
 }
 
 #[tokio::test]
-async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
+async fn committing_a_snapshot_version_that_exists_is_a_conflict() {
     let mut lake = Lake::new(ORDERS);
     let first = lake
         .stage(
