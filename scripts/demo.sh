@@ -47,7 +47,7 @@ step "Status"
 "${cli[@]}" --local status
 
 mapfile -t tables < <("${cli[@]}" --local --json status | "$venv/bin/python" -c \
-  'import json, sys; print("\n".join(t["table"] for t in json.load(sys.stdin)))')
+  'import json, sys; print("\n".join(t["table"] for t in json.load(sys.stdin)["tables"]))')
 
 for table in "${tables[@]}"; do
   step "$table: refreshes (newest first) and quarantined files"
