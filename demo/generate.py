@@ -51,6 +51,7 @@ import textwrap
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -117,6 +118,17 @@ def quoted(name: str) -> str:
 def op_counts_text(counts: dict[str, int]) -> str:
     """`I 10, U 20, D 3`."""
     return ", ".join(f"{op} {counts.get(op, 0)}" for op in ("I", "U", "D"))
+
+
+class TiedChange(NamedTuple):
+    """The change that opens a CDC file with the previous file's last commit timestamp."""
+
+    #: Key number: the key the previous file changed last.
+    n: int
+    #: `live` or `reinsert` (SCRIPT_WEIGHTS kinds).
+    kind: str
+    #: A one-step script.
+    script: str
 
 
 class TableGenerator:
@@ -195,9 +207,10 @@ class TableGenerator:
         """A column's value in a round: the change's commit time for `ts` (as DMS writes it in
         Parquet, `yyyy-MM-dd HH:mm:ss.SSSSSS`, when the column is a string), NULL before the
         column exists, else `expression` cast to the column's type."""
+        if column.name == COMMIT_TS and column.sql_type == "VARCHAR":
+            return f"strftime(ets, {sql_string(DMS_COMMIT_TS_FORMAT)})"
         if column.name == COMMIT_TS:
-            return f"strftime(ets, {sql_string(DMS_COMMIT_TS_FORMAT)})" if (
-                column.sql_type == "VARCHAR") else "ets"
+            return "ets"
         if column.since_round > round_no:
             return f"CAST(NULL AS {column.sql_type})"
         if expression is None:
@@ -285,12 +298,12 @@ class TableGenerator:
             for kind, scripts in SCRIPT_WEIGHTS.items()
         }
 
-    def assign_scripts(self, file_no: int, tied: tuple[int, str, str] | None) -> None:
+    def assign_scripts(self, file_no: int, tied: TiedChange | None) -> None:
         """Picks the file's keys and their scripts into the temp table `assign(n, kind, script)`:
         live keys at random (recent keys favoured), re-inserted keys among those deleted by
-        earlier files, and new keys continuing the key numbers; plus the `tied` key
-        (n, kind, script) that continues the previous file's last transaction, if any. Keys
-        of earlier ties are never picked again."""
+        earlier files, and new keys continuing the key numbers; plus the `tied` change that
+        continues the previous file's last transaction, if any. Tied keys (this file's and
+        earlier ones) are never picked at random."""
         counts = self.script_counts(file_no)
         totals = {kind: sum(scripts.values()) for kind, scripts in counts.items()}
 
@@ -301,8 +314,8 @@ class TableGenerator:
                 cases.append(f"WHEN r <= {upper} THEN '{script}'")
             return f"CASE {' '.join(cases)} END"
 
-        tied_keys = self.tied_keys + ([tied[0]] if tied else [])
-        untied = f" AND n NOT IN ({', '.join(map(str, tied_keys))})" if tied_keys else ""
+        tied_keys = ", ".join(str(n) for n in self.tied_keys)
+        untied = f" AND n NOT IN ({tied_keys})" if tied_keys else ""
 
         def drawn(condition: str, tag: str, limit: int, weight: str = "1.0") -> str:
             return (
@@ -318,11 +331,7 @@ class TableGenerator:
         deleted = drawn("NOT live AND deleted_in IS NOT NULL", "revive", totals["reinsert"])
         first_new, end_new = self.next_n, self.next_n + totals["new"]
         new = f"SELECT range AS n, range - {first_new - 1} AS r FROM range({first_new}, {end_new})"
-        tied_sql = ""
-        if tied:
-            n, kind, script = tied
-            tied_sql = f" UNION ALL SELECT {n}, '{kind}', '{script}'"
-            self.tied_keys.append(n)
+        tied_sql = f" UNION ALL SELECT {tied.n}, '{tied.kind}', '{tied.script}'" if tied else ""
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE assign AS "
             f"SELECT n, 'live' AS kind, {script_by_rank('live')} AS script FROM ({live}) "
@@ -335,9 +344,9 @@ class TableGenerator:
             f"INSERT INTO {self.model} (n, live) SELECT n, false FROM assign WHERE kind = 'new'"
         )
 
-    def plan_changes(self, file_no: int, tied_n: int | None) -> int:
+    def plan_changes(self, file_no: int, tied_n: int | None) -> None:
         """Expands scripts into the file's changes, in the temp table `plan`, each with its
-        position `seq` in the file and its commit time `ets`; returns the number of changes.
+        position `seq` in the file and its commit time `ets`.
 
         A key's steps keep their order (sort value = random start + step × 0.02), while the
         changes of different keys interleave; the `tied_n` key's (single) change comes first.
@@ -360,12 +369,9 @@ class TableGenerator:
             f"FROM assign a, range(0, {MAX_SCRIPT_STEPS}) s(step) "
             "WHERE s.step < length(a.script))"
         )
-        (changes,) = self.con.execute("SELECT count(*) FROM plan").fetchone()
-        return changes
 
-    def tied_change(self, previous_file_no: int) -> tuple[int, str, str]:
-        """(n, kind, script) of the change that opens a file with the previous file's last
-        commit: the key that file changed last, deleted (every other file) or moved to another
+    def tied_change(self, previous_file_no: int) -> TiedChange:
+        """The change that opens a file with the previous file's last commit: the key that file changed last, deleted (every other file) or moved to another
         partition when it is live, re-inserted when that file deleted it. Either way the two
         files disagree on the key's row and only the later file's change is right; no later
         file changes the key, so the lake shows which change won."""
@@ -375,8 +381,8 @@ class TableGenerator:
         ).fetchone()
         (live,) = self.con.execute(f"SELECT live FROM {self.model} WHERE n = {n}").fetchone()
         if not live:
-            return n, "reinsert", "I"
-        return n, "live", "D" if previous_file_no % 2 else "M"
+            return TiedChange(n, "reinsert", "I")
+        return TiedChange(n, "live", "D" if previous_file_no % 2 else "M")
 
     def apply_step(self, file_no: int, round_no: int, step: int) -> None:
         """Turns the plan's `step`-th change of every key into a row of `events` and applies it
@@ -417,8 +423,10 @@ class TableGenerator:
         self.cdc_files += 1
         file_no = self.cdc_files
         tied = self.tied_change(file_no - 1) if tie else None
+        if tied:
+            self.tied_keys.append(tied.n)
         self.assign_scripts(file_no, tied)
-        self.plan_changes(file_no, tied[0] if tied else None)
+        self.plan_changes(file_no, tied.n if tied else None)
         for step in range(MAX_SCRIPT_STEPS):
             self.apply_step(file_no, round_no, step)
 

@@ -2,7 +2,8 @@
 # `make demo`: the whole Tributary pipeline on this machine, no AWS account.
 #
 # Generates a multi-table DMS dataset (demo/generate.py: full load, then CDC rounds with updates,
-# deletes, re-inserts, a partition move, an added column and one malformed file), starts the
+# deletes, re-inserts, a partition move, an added column, one malformed file, and a table ordered
+# by its string commit timestamp alone with CDC files in DMS date folders), starts the
 # local AWS emulator, applies the tables' manifest, stages each round into the staging bucket
 # (S3 → EventBridge → SQS, as in AWS) and runs the pipeline until idle. Then it shows what an
 # operator would look at — status, refresh counts, the quarantined file and its error, the Glue
