@@ -522,19 +522,19 @@ PAYMENT_METHODS = ["card", "card", "card", "sepa_debit", "paypal", "bank_transfe
 PAYMENT_STATUSES_OLD = [
     "settled", "settled", "settled", "settled", "settled", "captured", "refunded", "failed",
 ]
-#: Full-load payments are booked over these many days before the full load (from 2024-05-04).
-PAYMENT_HISTORY_DAYS = 30
+#: Full-load payments are booked over these many days before the full load (from 2024-05-20).
+PAYMENT_HISTORY_DAYS = 14
 #: `order_id`s of payments refer to orders at scale 1.
 PAYMENT_ORDERS = 600_000
 
 
 def payment_fresh(is_load: bool) -> dict[str, str]:
-    """A new payment. Full-load payments are booked over the 30 days before the load, most of
+    """A new payment. Full-load payments are booked over the two weeks before the load, most of
     them settled and captured some time on their value date; payments inserted by CDC are
     booked on their commit day and start `authorized`, not yet captured."""
     if is_load:
         day = f"floor((n - 1) * {PAYMENT_HISTORY_DAYS}.0 / load_rows)"
-        value_date = days_after("2024-05-04", day)
+        value_date = days_after("2024-05-20", day)
         status = choice(PAYMENT_STATUSES_OLD, "status")
         into_day = uniform_int(0, 86_400_000_000 - 1, "captured_at")
         captured = f"CAST({value_date} AS TIMESTAMP) + to_microseconds({into_day})"
