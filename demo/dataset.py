@@ -11,7 +11,9 @@ Names available to the expressions:
 - `n`     the row's key number (every table maps it to its primary key; keys never repeat unless
           a deleted key is re-inserted on purpose);
 - `salt`  an integer that differs for each CDC file and step (0 in the full load);
-- `ets`   the commit timestamp of the change (the DMS `TimestampColumnName` value);
+- `ets`   the commit timestamp of the change as a TIMESTAMP (the DMS `TimestampColumnName`
+          value; a table whose `ts` column is VARCHAR gets it as DMS writes it in Parquet,
+          `yyyy-MM-dd HH:mm:ss.SSSSSS`);
 - `m.col` the row's current image in the source database (updates only);
 - `load_rows` the number of full-load rows of the table (full load only).
 
@@ -31,6 +33,7 @@ partition moves, deletes right after inserts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable
 
 
@@ -135,8 +138,8 @@ class Table:
     #: Keys touched per CDC file at scale 1, on average (each key gets one script; files vary
     #: between 60% and 140% of it).
     keys_per_cdc_file: int
-    #: Milliseconds between two consecutive commits of the table.
-    tick_ms: int
+    #: Microseconds between two consecutive commits (source transactions) of the table.
+    tick_us: int
     #: `fresh(is_load)`: SQL per column (all but the commit timestamp) of a new row with key `n`.
     #: The generator casts every value to its column's type.
     fresh: Callable[[bool], dict[str, str]]
@@ -145,6 +148,24 @@ class Table:
     update: Callable[[bool], dict[str, str]]
     #: CDC round that gets one malformed file (quarantined by Tributary), if any.
     malformed_in_round: int | None = None
+    #: First commit of CDC round 1 (later rounds follow every ROUND_SPACING); None: the demo's
+    #: CDC_START.
+    cdc_start: datetime | None = None
+    #: Changes per source transaction, on average: the changes of one transaction share its
+    #: commit timestamp (1: every change is a transaction of its own).
+    changes_per_commit: float = 1.0
+    #: Whether a CDC file continues the transaction the previous file of its round ended with
+    #: (DMS closed the file in the middle of it): its first change has the previous file's last
+    #: commit timestamp and changes the key the previous file changed last. Tributary must break
+    #: that tie by file order, so the later file wins.
+    commit_ties_across_files: bool = False
+    #: Microseconds between the transfer times of two consecutive full-load rows (0: all rows
+    #: of a LOAD file share one time).
+    load_row_us: int = 0
+    #: Whether CDC files sit in DMS date folders (`DatePartitionEnabled`, sequence YYYYMMDD,
+    #: delimiter SLASH): `schema/table/YYYY/MM/DD/<yyyyMMdd-HHmmssSSS>.parquet`, the folders
+    #: spelling the date of the file's name.
+    cdc_date_folders: bool = False
 
     @property
     def table_id(self) -> str:
@@ -282,7 +303,7 @@ ORDERS = Table(
     load_files=12,
     cdc_files_per_round=4,
     keys_per_cdc_file=5_000,
-    tick_ms=250,
+    tick_us=250_000,
     fresh=order_fresh,
     update=order_update,
 )
@@ -403,7 +424,7 @@ CUSTOMERS = Table(
     load_files=4,
     cdc_files_per_round=3,
     keys_per_cdc_file=2_000,
-    tick_ms=1_000,
+    tick_us=1_000_000,
     fresh=customer_fresh,
     update=customer_update,
 )
@@ -486,11 +507,115 @@ PRODUCTS = Table(
     load_files=5,
     cdc_files_per_round=3,
     keys_per_cdc_file=2_500,
-    tick_ms=1_000,
+    tick_us=1_000_000,
     fresh=product_fresh,
     update=product_update,
     malformed_in_round=2,
 )
 
+# ---------------------------------------------------------------------------------------------
+# billing.payments — exactly what a DMS Parquet task with a commit-timestamp column and
+# DatePartitionEnabled writes: `ts` a string, ordering by it alone, CDC files in date folders
+
+
+PAYMENT_METHODS = ["card", "card", "card", "sepa_debit", "paypal", "bank_transfer", "apple_pay"]
+PAYMENT_STATUSES_OLD = [
+    "settled", "settled", "settled", "settled", "settled", "captured", "refunded", "failed",
+]
+#: Full-load payments are booked over these many days before the full load (from 2024-05-20).
+PAYMENT_HISTORY_DAYS = 14
+#: `order_id`s of payments refer to orders at scale 1.
+PAYMENT_ORDERS = 600_000
+
+
+def payment_fresh(is_load: bool) -> dict[str, str]:
+    """A new payment. Full-load payments are booked over the two weeks before the load, most of
+    them settled and captured some time on their value date; payments inserted by CDC are
+    booked on their commit day and start `authorized`, not yet captured."""
+    if is_load:
+        day = f"floor((n - 1) * {PAYMENT_HISTORY_DAYS}.0 / load_rows)"
+        value_date = days_after("2024-05-20", day)
+        status = choice(PAYMENT_STATUSES_OLD, "status")
+        into_day = uniform_int(0, 86_400_000_000 - 1, "captured_at")
+        captured = f"CAST({value_date} AS TIMESTAMP) + to_microseconds({into_day})"
+        captured_at = f"(CASE WHEN {status} = 'failed' THEN NULL ELSE {captured} END)"
+    else:
+        value_date = "CAST(ets AS DATE)"
+        status = "'authorized'"
+        captured_at = "NULL"
+    return {
+        "payment_id": "n",
+        "order_id": uniform_int(1, PAYMENT_ORDERS, "order"),
+        "value_date": value_date,
+        "method": choice(PAYMENT_METHODS, "method"),
+        "amount": money(1, 2000, "amount"),
+        "currency": choice(CURRENCIES, "currency"),
+        "status": status,
+        "captured_at": captured_at,
+    }
+
+
+def payment_update(move: bool) -> dict[str, str]:
+    """A payment advances: authorized → captured (at its commit time, to the microsecond) or
+    failed, captured → settled, settled → sometimes refunded. A move re-books it to a value date
+    1 to 3 days earlier or later (another `day(value_date)` partition)."""
+    captures = rnd("captured?")
+    sometimes_refunded = chance(0.1, "refunded?", "'refunded'", "'settled'")
+    changes = {
+        "status": (
+            f"(CASE m.status WHEN 'authorized' THEN (CASE WHEN {captures} < 0.9 THEN 'captured' "
+            "ELSE 'failed' END) WHEN 'captured' THEN 'settled' "
+            f"WHEN 'settled' THEN {sometimes_refunded} ELSE m.status END)"
+        ),
+        "captured_at": (
+            f"(CASE WHEN m.status = 'authorized' AND {captures} < 0.9 THEN ets "
+            "ELSE m.captured_at END)"
+        ),
+    }
+    if move:
+        days = choice([-3, -2, -1, 1, 2, 3], "rebook")
+        changes["value_date"] = f"CAST(m.value_date + CAST({days} AS INTEGER) AS DATE)"
+    return changes
+
+
+PAYMENTS = Table(
+    schema="billing",
+    name="payments",
+    file_format="parquet",
+    csv_header=False,
+    columns=(
+        # DMS writes its TimestampColumnName column as a string in Parquet, full load and CDC.
+        Column(COMMIT_TS, "string", "VARCHAR"),
+        Column("payment_id", "bigint", "BIGINT"),
+        Column("order_id", "bigint", "BIGINT"),
+        Column("value_date", "date", "DATE"),
+        Column("method", "string", "VARCHAR"),
+        Column("amount", "decimal(12,2)", "DECIMAL(12,2)"),
+        Column("currency", "string", "VARCHAR"),
+        Column("status", "string", "VARCHAR"),
+        Column("captured_at", "timestamp", "TIMESTAMP"),
+    ),
+    primary_key=("payment_id",),
+    partition_by=("day(value_date)",),
+    partition_columns=("value_date",),
+    on_bad_file="stop",
+    key_only_deletes=False,
+    load_rows=120_000,
+    load_files=3,
+    cdc_files_per_round=3,
+    keys_per_cdc_file=1_500,
+    # Not a whole number of milliseconds: commit times carry real microseconds.
+    tick_us=173_291,
+    fresh=payment_fresh,
+    update=payment_update,
+    # Rounds at 12:00, 18:00 and half a second before midnight: round 3 commits on 2024-06-03
+    # and closes its files on 2024-06-04, so CDC files sit in two date folders at any scale.
+    cdc_start=datetime(2024, 6, 3, 11, 59, 59, 500_000),
+    changes_per_commit=2.0,
+    commit_ties_across_files=True,
+    load_row_us=37,
+    cdc_date_folders=True,
+)
+
 #: Every table of the demo, in generation order.
-TABLES: tuple[Table, ...] = (ORDERS, CUSTOMERS, PRODUCTS)
+TABLES: tuple[Table, ...] = (ORDERS, CUSTOMERS, PRODUCTS, PAYMENTS)

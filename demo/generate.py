@@ -8,6 +8,7 @@ Writes into OUT_DIR (replacing `rounds/`, `expected/` and `tributary.yaml` if pr
 
     rounds/00-full-load/dms/<schema>/<table>/LOAD00000001.csv|.parquet ...
     rounds/01-cdc/dms/<schema>/<table>/<yyyyMMdd-HHmmssSSS>.csv|.parquet ...
+    rounds/01-cdc/dms/billing/payments/<yyyy>/<MM>/<dd>/<yyyyMMdd-HHmmssSSS>.parquet ...
     rounds/02-cdc/..., rounds/03-cdc/...
     expected/<schema>.<table>.parquet   final rows of each source table (source columns only)
     expected/summary.json               per table: expected rows, load and CDC row counts,
@@ -21,14 +22,21 @@ The files follow what DMS writes (GUIDE.md §1) and what Tributary's readers acc
 (shared/src/lake/dms_reader.rs): full-load files without an Op column, named by a hex counter;
 CDC files named by time, with the Op column (`I`/`U`/`D`) first; CSV quoted only where needed
 (RFC 4180), `NULL` for null, timestamps `yyyy-mm-dd hh:mm:ss`; Parquet with `Op` as a string,
-timestamps as INT64 microseconds and decimals as DECIMAL.
+timestamps as INT64 microseconds and decimals as DECIMAL. `billing.payments` is exactly what a
+DMS Parquet task with `TimestampColumnName` and `DatePartitionEnabled` writes: `ts` a string
+`yyyy-MM-dd HH:mm:ss.SSSSSS` in full load and CDC, CDC files in date folders `yyyy/MM/dd` of
+their name's date.
 
 How it works: each table's source database is modelled by a DuckDB table (`model_*`). The full
 load inserts rows; each CDC file picks keys, gives each a short script of changes (dataset.py),
 applies the changes to the model step by step and writes them, in commit order, as one DMS file.
 The expected result is the model's live rows at the end: it never looks at Tributary. Commit
 timestamps (`ts`) strictly increase per table over the whole dataset, in whole seconds (CSV
-tables) or whole milliseconds (Parquet), so the order of changes is unambiguous.
+tables) or whole milliseconds (`sales.orders`), so the order of changes is unambiguous — except
+in `billing.payments`, ordered like real DMS output: changes of one source transaction share
+its commit timestamp (microseconds), and a file may continue the transaction the previous file
+ended with, changing the same key at the same timestamp. Its history is the total order of
+docs/DESIGN.md §6: commit timestamp, then file order, then row.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import textwrap
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -76,19 +85,29 @@ CSV_OPTIONS = (
 )
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
 
+#: How DMS writes a string commit timestamp (strftime; `%f` is six fractional digits).
+DMS_COMMIT_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
 MANIFEST_CADENCE = "demo"
 MANIFEST_DATABASE = "tributary_lake"
 
 
-def epoch_ms(moment: datetime) -> int:
-    """Milliseconds since 1970-01-01 of a naive UTC datetime."""
-    return (moment - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 of a naive UTC datetime."""
+    return (moment - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
 def cdc_file_stem(ms: int) -> str:
     """The DMS CDC file name (without extension) of a moment: `yyyyMMdd-HHmmssSSS`."""
     moment = datetime(1970, 1, 1) + timedelta(milliseconds=ms)
     return moment.strftime("%Y%m%d-%H%M%S") + f"{ms % 1000:03d}"
+
+
+def cdc_date_folder(ms: int) -> Path:
+    """The DMS date folders (`DatePartitionEnabled`, sequence YYYYMMDD, delimiter SLASH) of a
+    CDC file named at a moment: `yyyy/MM/dd`."""
+    moment = datetime(1970, 1, 1) + timedelta(milliseconds=ms)
+    return Path(moment.strftime("%Y"), moment.strftime("%m"), moment.strftime("%d"))
 
 
 def quoted(name: str) -> str:
@@ -99,6 +118,17 @@ def quoted(name: str) -> str:
 def op_counts_text(counts: dict[str, int]) -> str:
     """`I 10, U 20, D 3`."""
     return ", ".join(f"{op} {counts.get(op, 0)}" for op in ("I", "U", "D"))
+
+
+class TiedChange(NamedTuple):
+    """The change that opens a CDC file with the previous file's last commit timestamp."""
+
+    #: Key number: the key the previous file changed last.
+    n: int
+    #: `live` or `reinsert` (SCRIPT_WEIGHTS kinds).
+    kind: str
+    #: A one-step script.
+    script: str
 
 
 class TableGenerator:
@@ -124,10 +154,15 @@ class TableGenerator:
         self.next_n = self.load_rows + 1
         #: CDC files written so far (their number is the file's `file_no`).
         self.cdc_files = 0
-        #: Epoch ms of the table's next commit.
-        self.clock_ms = epoch_ms(CDC_START)
+        #: The table's first commit of CDC round 1.
+        self.cdc_start = table.cdc_start or CDC_START
+        #: Epoch µs of the table's next commit.
+        self.clock_us = epoch_us(self.cdc_start)
         #: Epoch ms in the name of the table's latest CDC file.
         self.last_file_ms = 0
+        #: Key numbers whose change opens a file with the previous file's last commit timestamp
+        #: (`commit_ties_across_files`); no later file picks them, so the tie decides their row.
+        self.tied_keys: list[int] = []
         self.load_keys: list[str] = []
         self.cdc_keys: list[str] = []
         self.malformed_files: list[dict[str, str]] = []
@@ -169,8 +204,11 @@ class TableGenerator:
     # -- value expressions ---------------------------------------------------------------------
 
     def value_sql(self, column: Column, round_no: int, expression: str | None) -> str:
-        """A column's value in a round: the change's commit time for `ts`, NULL before the column
-        exists, else `expression` cast to the column's type."""
+        """A column's value in a round: the change's commit time for `ts` (as DMS writes it in
+        Parquet, `yyyy-MM-dd HH:mm:ss.SSSSSS`, when the column is a string), NULL before the
+        column exists, else `expression` cast to the column's type."""
+        if column.name == COMMIT_TS and column.sql_type == "VARCHAR":
+            return f"strftime(ets, {sql_string(DMS_COMMIT_TS_FORMAT)})"
         if column.name == COMMIT_TS:
             return "ets"
         if column.since_round > round_no:
@@ -204,8 +242,12 @@ class TableGenerator:
         table, rows, files = self.table, self.load_rows, self.table.load_files
         fresh = table.fresh(True)
         values = ", ".join(self.value_sql(c, 0, fresh.get(c.name)) for c in table.columns)
-        load_us = epoch_ms(LOAD_TIME) * 1000
-        transfer_time = f"make_timestamp({load_us} + ((range - 1) * {files} // {rows}) * 1000000)"
+        # Each LOAD file one second after the previous; rows `load_row_us` apart, if set.
+        row_offset = f" + (range - 1) * {table.load_row_us}" if table.load_row_us else ""
+        transfer_time = (
+            f"make_timestamp({epoch_us(LOAD_TIME)} + ((range - 1) * {files} // {rows}) * 1000000"
+            f"{row_offset})"
+        )
         self.con.execute(
             f"INSERT INTO {self.model} SELECT n, true, NULL, {values} FROM ("
             f"SELECT range AS n, 0 AS salt, {rows} AS load_rows, {transfer_time} AS ets "
@@ -227,12 +269,13 @@ class TableGenerator:
     def write_cdc_round(self, round_no: int) -> None:
         """Writes the round's CDC files (and the malformed file, if the table gets one here:
         right after the round's first file, so later files of the table follow it)."""
-        round_start = epoch_ms(CDC_START + (round_no - 1) * ROUND_SPACING)
-        self.clock_ms = max(self.clock_ms, round_start)
+        round_start = epoch_us(self.cdc_start + (round_no - 1) * ROUND_SPACING)
+        self.clock_us = max(self.clock_us, round_start)
         gets_malformed = self.table.malformed_in_round == round_no
         counts: dict[str, int] = {}
         for index in range(self.table.cdc_files_per_round):
-            for op, count in self.write_cdc_file(round_no).items():
+            tie = self.table.commit_ties_across_files and index > 0
+            for op, count in self.write_cdc_file(round_no, tie).items():
                 counts[op] = counts.get(op, 0) + count
             if gets_malformed and index == 0:
                 self.write_malformed_file(round_no)
@@ -255,10 +298,12 @@ class TableGenerator:
             for kind, scripts in SCRIPT_WEIGHTS.items()
         }
 
-    def assign_scripts(self, file_no: int) -> None:
+    def assign_scripts(self, file_no: int, tied: TiedChange | None) -> None:
         """Picks the file's keys and their scripts into the temp table `assign(n, kind, script)`:
         live keys at random (recent keys favoured), re-inserted keys among those deleted by
-        earlier files, and new keys continuing the key numbers."""
+        earlier files, and new keys continuing the key numbers; plus the `tied` change that
+        continues the previous file's last transaction, if any. Tied keys (this file's and
+        earlier ones) are never picked at random."""
         counts = self.script_counts(file_no)
         totals = {kind: sum(scripts.values()) for kind, scripts in counts.items()}
 
@@ -269,11 +314,14 @@ class TableGenerator:
                 cases.append(f"WHEN r <= {upper} THEN '{script}'")
             return f"CASE {' '.join(cases)} END"
 
+        tied_keys = ", ".join(str(n) for n in self.tied_keys)
+        untied = f" AND n NOT IN ({tied_keys})" if tied_keys else ""
+
         def drawn(condition: str, tag: str, limit: int, weight: str = "1.0") -> str:
             return (
                 f"SELECT n, row_number() OVER (ORDER BY w, n) AS r FROM ("
                 f"SELECT n, u(n, '{tag}', {file_no}) * {weight} AS w FROM {self.model} "
-                f"WHERE {condition} ORDER BY w, n LIMIT {limit})"
+                f"WHERE {condition}{untied} ORDER BY w, n LIMIT {limit})"
             )
 
         max_n = self.next_n - 1
@@ -283,11 +331,12 @@ class TableGenerator:
         deleted = drawn("NOT live AND deleted_in IS NOT NULL", "revive", totals["reinsert"])
         first_new, end_new = self.next_n, self.next_n + totals["new"]
         new = f"SELECT range AS n, range - {first_new - 1} AS r FROM range({first_new}, {end_new})"
+        tied_sql = f" UNION ALL SELECT {tied.n}, '{tied.kind}', '{tied.script}'" if tied else ""
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE assign AS "
             f"SELECT n, 'live' AS kind, {script_by_rank('live')} AS script FROM ({live}) "
             f"UNION ALL SELECT n, 'reinsert', {script_by_rank('reinsert')} FROM ({deleted}) "
-            f"UNION ALL SELECT n, 'new', {script_by_rank('new')} FROM ({new})"
+            f"UNION ALL SELECT n, 'new', {script_by_rank('new')} FROM ({new}){tied_sql}"
         )
         self.next_n = end_new
         # New keys get a model row that does not exist yet, so every step can join the model.
@@ -295,15 +344,23 @@ class TableGenerator:
             f"INSERT INTO {self.model} (n, live) SELECT n, false FROM assign WHERE kind = 'new'"
         )
 
-    def plan_changes(self, file_no: int) -> int:
+    def plan_changes(self, file_no: int, tied_n: int | None) -> None:
         """Expands scripts into the file's changes, in the temp table `plan`, each with its
-        position `seq` in the file and its commit time `ets`; returns the number of changes.
+        position `seq` in the file and its commit time `ets`.
 
         A key's steps keep their order (sort value = random start + step × 0.02), while the
-        changes of different keys interleave."""
-        tick = self.table.tick_ms
-        commit_time = f"make_timestamp(({self.clock_ms} + (seq - 1) * {tick}) * 1000)"
-        order = f"u(a.n, 'order', {file_no}) + s.step * 0.02, a.n, s.step"
+        changes of different keys interleave; the `tied_n` key's (single) change comes first.
+        Consecutive changes are grouped into transactions of `changes_per_commit` changes on
+        average; a transaction's changes share its commit time, one tick after the previous."""
+        start = f"u(a.n, 'order', {file_no}) + s.step * 0.02"
+        if tied_n is not None:
+            start = f"CASE WHEN a.n = {tied_n} THEN -1 ELSE {start} END"
+        order = f"{start}, a.n, s.step"
+        commit_no = "seq"
+        if self.table.changes_per_commit != 1:
+            opens = f"seq = 1 OR u(seq, 'commit', {file_no}) < {1 / self.table.changes_per_commit}"
+            commit_no = f"CAST(count(*) FILTER ({opens}) OVER (ORDER BY seq) AS BIGINT)"
+        commit_time = f"make_timestamp({self.clock_us} + ({commit_no} - 1) * {self.table.tick_us})"
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE plan AS "
             f"SELECT *, {commit_time} AS ets FROM ("
@@ -312,8 +369,20 @@ class TableGenerator:
             f"FROM assign a, range(0, {MAX_SCRIPT_STEPS}) s(step) "
             "WHERE s.step < length(a.script))"
         )
-        (changes,) = self.con.execute("SELECT count(*) FROM plan").fetchone()
-        return changes
+
+    def tied_change(self, previous_file_no: int) -> TiedChange:
+        """The change that opens a file with the previous file's last commit: the key that file changed last, deleted (every other file) or moved to another
+        partition when it is live, re-inserted when that file deleted it. Either way the two
+        files disagree on the key's row and only the later file's change is right; no later
+        file changes the key, so the lake shows which change won."""
+        (n,) = self.con.execute(
+            f"SELECT n FROM {self.events} WHERE file_no = {previous_file_no} "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        (live,) = self.con.execute(f"SELECT live FROM {self.model} WHERE n = {n}").fetchone()
+        if not live:
+            return TiedChange(n, "reinsert", "I")
+        return TiedChange(n, "live", "D" if previous_file_no % 2 else "M")
 
     def apply_step(self, file_no: int, round_no: int, step: int) -> None:
         """Turns the plan's `step`-th change of every key into a row of `events` and applies it
@@ -347,23 +416,36 @@ class TableGenerator:
             f"WHERE e.file_no = {file_no} AND e.step = {step} AND e.n = {model}.n"
         )
 
-    def write_cdc_file(self, round_no: int) -> dict[str, int]:
-        """Scripts, applies and writes one CDC file; returns its row counts by op."""
+    def write_cdc_file(self, round_no: int, tie: bool) -> dict[str, int]:
+        """Scripts, applies and writes one CDC file; returns its row counts by op. With `tie`,
+        the file opens with the previous file's last commit timestamp, on the key that file
+        changed last."""
         self.cdc_files += 1
         file_no = self.cdc_files
-        self.assign_scripts(file_no)
-        changes = self.plan_changes(file_no)
+        tied = self.tied_change(file_no - 1) if tie else None
+        if tied:
+            self.tied_keys.append(tied.n)
+        self.assign_scripts(file_no, tied)
+        self.plan_changes(file_no, tied.n if tied else None)
         for step in range(MAX_SCRIPT_STEPS):
             self.apply_step(file_no, round_no, step)
 
-        last_commit_ms = self.clock_ms + (changes - 1) * self.table.tick_ms
-        self.last_file_ms = last_commit_ms + FILE_NAME_DELAY_MS
-        self.clock_ms = self.last_file_ms + FILE_GAP_MS
-        # Keep commit times on whole ticks (whole seconds for the CSV tables).
-        self.clock_ms += -self.clock_ms % self.table.tick_ms
+        (last_commit_us,) = self.con.execute("SELECT epoch_us(max(ets)) FROM plan").fetchone()
+        self.last_file_ms = last_commit_us // 1000 + FILE_NAME_DELAY_MS
+        if self.table.commit_ties_across_files:
+            # The next file of the round continues this file's last transaction.
+            self.clock_us = last_commit_us
+        else:
+            self.clock_us = (self.last_file_ms + FILE_GAP_MS) * 1000
+            # Keep commit times on whole ticks (whole seconds for the CSV tables).
+            self.clock_us += -self.clock_us % self.table.tick_us
 
         file_op = "CASE op WHEN 'M' THEN 'U' ELSE op END"
-        path = self.table_dir(round_no) / f"{cdc_file_stem(self.last_file_ms)}.{self.extension}"
+        folder = self.table_dir(round_no)
+        if self.table.cdc_date_folders:
+            folder /= cdc_date_folder(self.last_file_ms)
+            folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{cdc_file_stem(self.last_file_ms)}.{self.extension}"
         self.copy_to_file(
             f'SELECT {file_op} AS "Op", {self.file_columns_sql(round_no)} '
             f"FROM {self.events} WHERE file_no = {file_no} ORDER BY seq",
@@ -443,12 +525,14 @@ class TableGenerator:
                 "GROUP BY n HAVING count(DISTINCT file_no) > 1)"
             ),
             "key_only_deletes": by_op.get("D", 0) if table.key_only_deletes else 0,
+            "commit_timestamp_ties_across_files": len(self.tied_keys),
         }
         return {
             "format": table.file_format,
             "csv_header": table.csv_header if table.file_format == "csv" else None,
             "primary_key": list(table.primary_key),
             "partition_by": list(table.partition_by),
+            "cdc_date_folders": "YYYY/MM/DD" if table.cdc_date_folders else None,
             "columns": [{"name": c.name, "type": c.hive_type} for c in table.columns],
             "rows_expected": rows_expected,
             "load_rows": self.load_rows,
@@ -520,11 +604,20 @@ def manifest_note(table: Table) -> str:
     if table.file_format == "parquet":
         added = ", ".join(f"`{c.name}` from {ROUNDS[c.since_round]}" for c in table.columns
                           if c.since_round > 0)
-        return (
+        note = (
             f"{table.table_id}: Parquet. No input.columns: the files carry their schema, and "
             f"columns added later ({added or 'none'}) join the lake table with the first file "
             "that has them."
         )
+        (commit_ts,) = (c for c in table.columns if c.name == COMMIT_TS)
+        if commit_ts.hive_type == "string":
+            note += (
+                f" `{COMMIT_TS}` is the string DMS writes (yyyy-MM-dd HH:mm:ss.SSSSSS) and alone "
+                "orders changes; ties go to the later file."
+            )
+        if table.cdc_date_folders:
+            note += " CDC files sit in DMS date folders (YYYY/MM/DD), recognised from the key."
+        return note
     header = "with a header row" if table.csv_header else "without header"
     bad_file = ""
     if table.on_bad_file == "skip":

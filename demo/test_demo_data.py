@@ -40,9 +40,21 @@ FULL_LOAD_ROUND = "00-full-load"
 LOAD_NAME = re.compile(r"LOAD([0-9A-F]{8})\.(csv|parquet)")
 CDC_NAME = re.compile(r"(\d{8}-\d{9})\.(csv|parquet)")
 CSV_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+#: How DMS writes its commit-timestamp column in Parquet: a string with six fractional digits.
+DMS_COMMIT_TS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}")
+#: DMS date folders (`DatePartitionEnabled`, sequence YYYYMMDD, delimiter SLASH).
+DATE_FOLDERS = re.compile(r"(\d{4})/(\d{2})/(\d{2})")
+#: The table shaped exactly like a DMS Parquet task with a string commit timestamp and date
+#: folders.
+PAYMENTS = "billing.payments"
 #: Characters Tributary Hive-escapes in partition values (besides control characters).
 HIVE_ESCAPED = set("\"#%'*/:=?\\{[]^")
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def commit_time(value) -> datetime:
+    """A commit timestamp as a datetime, whether the file typed it or wrote DMS's string."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
@@ -91,6 +103,9 @@ class Change:
     round: str
     op: str
     values: dict
+    #: Position of the file in the table's file order, and of the row in its file.
+    file_index: int = 0
+    row: int = 0
 
 
 def typed(value: str | None, hive_type: str):
@@ -166,9 +181,11 @@ def partition_levels(partition_by: list[str]) -> list[tuple[str, str, str | None
         transform, column = re.fullmatch(r"(\w+)\((\w+)\)", spec).groups()
         if transform == "identity":
             levels.append((column, f"CAST({column} AS VARCHAR)", column))
-        elif transform == "month":
+        elif transform in ("month", "day"):
             levels.append(("year", f"strftime({column}, '%Y')", None))
             levels.append(("month", f"strftime({column}, '%m')", None))
+            if transform == "day":
+                levels.append(("day", f"strftime({column}, '%d')", None))
         else:
             raise NotImplementedError(transform)
     return levels
@@ -250,18 +267,23 @@ class DemoDatasetTest(unittest.TestCase):
     def round_dirs(self) -> list[Path]:
         return sorted(p for p in (self.out / "rounds").iterdir() if p.is_dir())
 
+    def table_folder(self, round_dir: Path, table_id: str) -> Path:
+        schema, table = table_id.split(".")
+        return round_dir / "dms" / schema / table
+
     def table_files(self, table_id: str) -> list[tuple[str, Path]]:
         """(round, path) of a table's files in Tributary's order: rounds in name order, full-load
-        files by counter before CDC files by time."""
-        schema, table = table_id.split(".")
+        files by counter before CDC files by time (their name, whatever date folder they sit
+        in)."""
         files = []
         for round_dir in self.round_dirs():
-            folder = round_dir / "dms" / schema / table
+            folder = self.table_folder(round_dir, table_id)
             if folder.is_dir():
                 def order(path: Path) -> tuple:
                     return not path.name.startswith("LOAD"), path.name
 
-                files += [(round_dir.name, path) for path in sorted(folder.iterdir(), key=order)]
+                found = sorted((p for p in folder.rglob("*") if p.is_file()), key=order)
+                files += [(round_dir.name, path) for path in found]
         return files
 
     def read_file(self, table_id: str, path: Path) -> list[tuple[str, dict]]:
@@ -274,12 +296,15 @@ class DemoDatasetTest(unittest.TestCase):
         """Every row of the table's readable files, in order (the malformed file is left out)."""
         if table_id not in self.changes_cache:
             rows = []
-            for round_name, path in self.table_files(table_id):
+            for index, (round_name, path) in enumerate(self.table_files(table_id)):
                 try:
                     content = self.read_file(table_id, path)
                 except MalformedFile:
                     continue
-                rows += [Change(path.name, round_name, op, values) for op, values in content]
+                rows += [
+                    Change(path.name, round_name, op, values, index, row)
+                    for row, (op, values) in enumerate(content)
+                ]
             self.changes_cache[table_id] = rows
         return self.changes_cache[table_id]
 
@@ -323,13 +348,19 @@ class DemoDatasetTest(unittest.TestCase):
         for round_dir in self.round_dirs():
             for path in (p for p in round_dir.rglob("*") if p.is_file()):
                 key = path.relative_to(round_dir).as_posix()
-                bucket_folder, schema, table, name = key.split("/")
+                bucket_folder, schema, table, *date_folders, name = key.split("/")
                 self.assertEqual(bucket_folder, "dms", key)
-                self.assertIn(f"{schema}.{table}", self.summary["tables"], key)
+                table_id = f"{schema}.{table}"
+                self.assertIn(table_id, self.summary["tables"], key)
                 pattern = LOAD_NAME if round_dir.name == FULL_LOAD_ROUND else CDC_NAME
                 match = pattern.fullmatch(name)
                 self.assertIsNotNone(match, key)
-                self.assertEqual(match.group(2), self.info(f"{schema}.{table}")["format"], key)
+                self.assertEqual(match.group(2), self.info(table_id)["format"], key)
+                # Only CDC files of a table with DatePartitionEnabled sit in date folders, and
+                # those spell the date of the file's name.
+                in_date_folders = pattern is CDC_NAME and self.info(table_id)["cdc_date_folders"]
+                expected_folders = [name[:4], name[4:6], name[6:8]] if in_date_folders else []
+                self.assertEqual(date_folders, expected_folders, key)
 
     def test_full_loads_have_several_files_with_consecutive_hex_counters(self):
         for table_id, info in self.summary["tables"].items():
@@ -405,6 +436,8 @@ class DemoDatasetTest(unittest.TestCase):
 
     def test_commit_timestamps_strictly_increase_in_whole_milliseconds(self):
         for table_id, info in self.summary["tables"].items():
+            if table_id == PAYMENTS:
+                continue  # ordered like real DMS output: see the payments tests below
             previous = None
             for change in self.cdc_changes(table_id):
                 ts = change.values["ts"]
@@ -418,6 +451,104 @@ class DemoDatasetTest(unittest.TestCase):
                 file_time = datetime.strptime(change.file[:15], "%Y%m%d-%H%M%S")
                 self.assertLessEqual(ts.replace(microsecond=0), file_time, f"{where}: named early")
                 previous = ts
+
+    # -- billing.payments: real DMS Parquet with a string commit timestamp and date folders -----
+
+    def test_payments_parquet_has_op_first_and_the_commit_timestamp_as_a_dms_string(self):
+        for _, path in self.table_files(PAYMENTS):
+            schema = parquet_schema(path)
+            self.assertEqual(schema["ts"], ("BYTE_ARRAY", "UTF8"), path)
+            self.assertEqual(schema["value_date"], ("INT32", "DATE"), path)
+            self.assertEqual(schema["captured_at"], ("INT64", "TIMESTAMP_MICROS"), path)
+            self.assertEqual(schema["amount"], ("INT64", "DECIMAL"), path)
+            if path.name.startswith("LOAD"):
+                self.assertNotIn("Op", schema, path)
+            else:
+                self.assertEqual(schema["Op"], ("BYTE_ARRAY", "UTF8"), path)
+                self.assertEqual(list(schema)[1], "Op", f"{path}: Op is not the first column")
+        changes = self.changes(PAYMENTS)
+        for change in changes:
+            self.assertRegex(change.values["ts"], DMS_COMMIT_TS, change)
+        # Real microseconds (not always .000000) in the full load (transfer time) and in CDC
+        # (commit time).
+        for loaded in (True, False):
+            stamps = [commit_time(c.values["ts"]) for c in changes if (c.op == "L") == loaded]
+            self.assertTrue(stamps)
+            self.assertTrue(any(t.microsecond % 1000 for t in stamps), f"full load: {loaded}")
+
+    def test_payments_cdc_files_sit_in_date_folders_of_their_names_date_over_two_days(self):
+        days, crossing_midnight = set(), 0
+        for round_name, path in self.table_files(PAYMENTS):
+            table_folder = self.table_folder(self.out / "rounds" / round_name, PAYMENTS)
+            folders = path.parent.relative_to(table_folder).as_posix()
+            if round_name == FULL_LOAD_ROUND:
+                self.assertEqual(folders, ".", path)
+                continue
+            match = DATE_FOLDERS.fullmatch(folders)
+            self.assertIsNotNone(match, path)
+            self.assertEqual("".join(match.groups()), path.name[:8], path)
+            days.add(folders)
+            rows = [c for c in self.cdc_changes(PAYMENTS) if c.file == path.name]
+            first_commit = commit_time(rows[0].values["ts"])
+            crossing_midnight += first_commit.strftime("%Y%m%d") < path.name[:8]
+        self.assertGreaterEqual(len(days), 2, days)
+        # A file closed after midnight holds commits of the day before.
+        self.assertGreaterEqual(crossing_midnight, 1)
+
+    def test_payments_commit_timestamps_never_go_back_and_repeat_within_transactions(self):
+        previous, repeats = None, 0
+        for change in self.cdc_changes(PAYMENTS):
+            ts = commit_time(change.values["ts"])
+            where = f"{PAYMENTS} {change.file}"
+            if previous is not None:
+                self.assertGreaterEqual(ts, previous, f"{where}: commit times go back")
+                repeats += ts == previous
+            file_time = datetime.strptime(change.file[:15], "%Y%m%d-%H%M%S")
+            self.assertLessEqual(ts.replace(microsecond=0), file_time, f"{where}: named early")
+            previous = ts
+        self.assertGreater(repeats, 0, "no transaction with several changes")
+
+    def commit_timestamp_ties_across_files(self, table_id: str) -> list[tuple[Change, Change]]:
+        """(last row of a CDC file, first row of the next file) pairs with the same key and the
+        same commit timestamp."""
+        by_file: dict[int, list[Change]] = {}
+        for change in self.cdc_changes(table_id):
+            by_file.setdefault(change.file_index, []).append(change)
+        files = [by_file[index] for index in sorted(by_file)]
+        return [
+            (earlier[-1], later[0]) for earlier, later in zip(files, files[1:])
+            if earlier[-1].values["ts"] == later[0].values["ts"]
+            and self.key_of(table_id, earlier[-1].values) == self.key_of(table_id, later[0].values)
+        ]
+
+    def test_payments_commit_timestamp_ties_across_files_are_won_by_the_later_file(self):
+        ties = self.commit_timestamp_ties_across_files(PAYMENTS)
+        scenarios = self.info(PAYMENTS)["scenarios"]
+        self.assertEqual(len(ties), scenarios["commit_timestamp_ties_across_files"])
+        self.assertGreaterEqual(len(ties), 2)
+        others = {
+            table_id: len(self.commit_timestamp_ties_across_files(table_id))
+            for table_id in self.summary["tables"] if table_id != PAYMENTS
+        }
+        self.assertEqual(set(others.values()), {0}, others)
+        expected = self.expected_rows(PAYMENTS)
+        columns = [c["name"] for c in self.info(PAYMENTS)["columns"]]
+        last_change = {self.key_of(PAYMENTS, c.values): c for c in self.cdc_changes(PAYMENTS)}
+
+        def row_after(change: Change) -> tuple | None:
+            return None if change.op == "D" else tuple(change.values[c] for c in columns)
+
+        for earlier, later in ties:
+            key = self.key_of(PAYMENTS, later.values)
+            where = f"{key} at {later.values['ts']} in {earlier.file} and {later.file}"
+            self.assertIs(last_change[key], later, f"{where}: changed again later")
+            found = expected.get(key)
+            self.assertEqual(None if found is None else tuple(found[c] for c in columns),
+                             row_after(later), f"{where}: the later file must win")
+            # Had the earlier file's change won, the row would differ: the lake shows the winner.
+            self.assertNotEqual(row_after(earlier), row_after(later), where)
+        # The later file deletes, re-inserts, and moves a row to another partition (a U).
+        self.assertEqual({later.op for _, later in ties}, {"D", "I", "U"}, ties)
 
     # -- manifest ------------------------------------------------------------------------------
 
@@ -447,6 +578,11 @@ class DemoDatasetTest(unittest.TestCase):
         products = self.spec("inventory.products")
         self.assertEqual(products["on_bad_file"], "skip")
         self.assertEqual(products["primary_key"], ["sku", "warehouse"])
+        # Ordered by the string commit timestamp alone, its type read from the Parquet files.
+        payments = self.spec(PAYMENTS)
+        self.assertEqual(payments["ordering"], {"commit_timestamp_column": "ts"})
+        self.assertNotIn("input", payments)
+        self.assertEqual(payments["partition_by"], ["day(value_date)"])
         for table_id, info in self.summary["tables"].items():
             spec = self.spec(table_id)
             self.assertEqual(spec["primary_key"], info["primary_key"])
@@ -495,7 +631,12 @@ class DemoDatasetTest(unittest.TestCase):
         def country(values):
             return values["country"]
 
-        for table_id, partition in (("sales.orders", month), ("sales.customers", country)):
+        def day(values):
+            return values["value_date"]
+
+        for table_id, partition in (
+            ("sales.orders", month), ("sales.customers", country), (PAYMENTS, day),
+        ):
             moves = sum(
                 1 for change, before, _ in self.history(table_id)
                 if change.op == "U" and partition(before) != partition(change.values)
@@ -554,10 +695,16 @@ class DemoDatasetTest(unittest.TestCase):
 
     # -- the source of truth -------------------------------------------------------------------
 
-    def test_expected_tables_equal_a_replay_of_the_files(self):
+    def total_order(self, change: Change) -> tuple:
+        """docs/DESIGN.md §6: full load first, then commit timestamp, file order, row."""
+        loaded = change.op == "L"
+        return (not loaded, None if loaded else commit_time(change.values["ts"]),
+                change.file_index, change.row)
+
+    def test_expected_tables_equal_a_replay_of_the_files_in_the_total_order(self):
         for table_id, info in self.summary["tables"].items():
             state, counts = {}, {"L": 0, "I": 0, "U": 0, "D": 0}
-            for change in self.changes(table_id):
+            for change in sorted(self.changes(table_id), key=self.total_order):
                 counts[change.op] += 1
                 key = self.key_of(table_id, change.values)
                 if change.op == "D":
@@ -616,6 +763,7 @@ class DemoDatasetTest(unittest.TestCase):
         self.assertTrue(list(customers.glob(f"country={HIVE_DEFAULT_PARTITION}/*.parquet")))
         self.assertTrue(list(customers.glob("country=*%*/*.parquet")))
         self.assertTrue(list(orders.glob("year=*/month=*/*.parquet")))
+        self.assertTrue(list((lake / PAYMENTS).glob("year=*/month=*/day=*/*.parquet")))
         done = self.verify(lake)
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
         for table_id, info in self.summary["tables"].items():

@@ -2,7 +2,8 @@
 # `make demo`: the whole Tributary pipeline on this machine, no AWS account.
 #
 # Generates a multi-table DMS dataset (demo/generate.py: full load, then CDC rounds with updates,
-# deletes, re-inserts, a partition move, an added column and one malformed file), starts the
+# deletes, re-inserts, a partition move, an added column, one malformed file, and a table ordered
+# by its string commit timestamp alone with CDC files in DMS date folders), starts the
 # local AWS emulator, applies the tables' manifest, stages each round into the staging bucket
 # (S3 → EventBridge → SQS, as in AWS) and runs the pipeline until idle. Then it shows what an
 # operator would look at — status, refresh counts, the quarantined file and its error, the Glue
@@ -47,7 +48,7 @@ step "Status"
 "${cli[@]}" --local status
 
 mapfile -t tables < <("${cli[@]}" --local --json status | "$venv/bin/python" -c \
-  'import json, sys; print("\n".join(t["table"] for t in json.load(sys.stdin)))')
+  'import json, sys; print("\n".join(t["table"] for t in json.load(sys.stdin)["tables"]))')
 
 for table in "${tables[@]}"; do
   step "$table: refreshes (newest first) and quarantined files"
