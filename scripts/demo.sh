@@ -47,8 +47,15 @@ done
 step "Status"
 "${cli[@]}" --local status
 
-mapfile -t tables < <("${cli[@]}" --local --json status | "$venv/bin/python" -c \
-  'import json, sys; print("\n".join(t["table"] for t in json.load(sys.stdin)["tables"]))')
+# Captured first (not in a process substitution) so a failing `status` stops the demo here.
+status_json=$("${cli[@]}" --local --json status)
+mapfile -t tables < <("$venv/bin/python" -c \
+  'import json, sys; print("\n".join(t["table"] for t in json.load(sys.stdin)["tables"]))' \
+  <<<"$status_json")
+if [[ ${#tables[@]} -eq 0 ]]; then
+  echo "demo: status lists no table" >&2
+  exit 1
+fi
 
 for table in "${tables[@]}"; do
   step "$table: refreshes (newest first) and quarantined files"
