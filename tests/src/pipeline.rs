@@ -72,6 +72,15 @@ pub struct UploadedObject {
     pub size: u64,
 }
 
+/// How a test pipeline's staging bucket is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StagingBucket {
+    /// As the stack template defines it (versioned).
+    AsTheStack,
+    /// Never versioned.
+    Unversioned,
+}
+
 /// One pipeline with its own resources.
 pub struct Pipeline {
     /// The emulator.
@@ -87,13 +96,32 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Creates the buckets, tables and database names of a fresh pipeline; `settings` overrides
-    /// processor environment variables.
+    /// Creates the buckets (as the stack defines them: versioned), tables and database names of
+    /// a fresh pipeline; `settings` overrides processor environment variables.
     pub async fn new(settings: &[(&str, &str)]) -> Pipeline {
+        Pipeline::with_staging(settings, StagingBucket::AsTheStack).await
+    }
+
+    /// A fresh pipeline whose staging bucket was never versioned (an overwrite replaces the only
+    /// copy of an object), as a user-managed bucket may be.
+    pub async fn with_unversioned_staging(settings: &[(&str, &str)]) -> Pipeline {
+        Pipeline::with_staging(settings, StagingBucket::Unversioned).await
+    }
+
+    async fn with_staging(settings: &[(&str, &str)], kind: StagingBucket) -> Pipeline {
         let aws = LocalAws::connect().await;
         let staging = unique_name("staging");
         let lake = unique_name("lake");
         for (logical_id, bucket) in [("StagingBucket", &staging), ("LakeBucket", &lake)] {
+            if logical_id == "StagingBucket" && kind == StagingBucket::Unversioned {
+                aws.s3()
+                    .create_bucket()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .expect("create an unversioned bucket");
+                continue;
+            }
             create_bucket(&aws.s3(), logical_id, bucket)
                 .await
                 .expect("create a bucket as the stack defines it");
