@@ -10,13 +10,13 @@ use chrono::{DateTime, Utc};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use tributary_shared::dms_layout::StagingLayout;
+use tributary_shared::domain::dms_layout::StagingLayout;
+use tributary_shared::domain::object_key::ObjectKey;
 use tributary_shared::lake::dms_reader::RecordedVersion;
 use tributary_shared::lake::engine::{
     LakeStores, PendingFile, RefreshOutcome, RefreshRequest, refresh,
 };
 use tributary_shared::lake::table_config::TableConfig;
-use tributary_shared::object_key::ObjectKey;
 
 /// The staging bucket name the layout classifies against.
 const BUCKET: &str = "staging";

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use tributary_shared::config::{staging_layout_from_lookup, vars};
-use tributary_shared::object_key::ObjectKey;
+use tributary_shared::bootstrap::config::{staging_layout_from_lookup, vars};
+use tributary_shared::domain::object_key::ObjectKey;
 
 /// Arguments of `tributary classify`.
 #[derive(clap::Args)]

@@ -14,7 +14,7 @@ use tributary_shared::manifest::plan::{
     Action, ActionCounts, ConfigPlan, FieldChange, PlanSummary,
 };
 use tributary_shared::manifest::{Manifest, ManifestError, ManifestIssue};
-use tributary_shared::table_registry::{CadenceSettings, RegisteredTable};
+use tributary_shared::ports::table_registry::{CadenceSettings, RegisteredTable};
 
 use crate::connection::Connection;
 use crate::output::{Output, TextTable};

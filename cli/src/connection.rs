@@ -11,8 +11,8 @@ use aws_credential_types::Credentials;
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::aws;
-use tributary_shared::stack_template::StackTemplate;
+use tributary_shared::bootstrap::aws;
+use tributary_shared::bootstrap::stack_template::StackTemplate;
 
 use crate::local::LocalState;
 

@@ -9,11 +9,13 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::json;
 use tributary_shared::adapters::dynamodb_processing_tracker::TableState;
-use tributary_shared::file_tracker::{
+use tributary_shared::ports::file_tracker::{
     BacklogFile, BacklogOverview, BacklogSummary, FileStatus, TrackedFile, UnroutedRecord,
 };
-use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshRecord, RefreshTotals};
-use tributary_shared::table_registry::RegisteredTable;
+use tributary_shared::ports::processing_tracker::{
+    RefreshOutcomeKind, RefreshRecord, RefreshTotals,
+};
+use tributary_shared::ports::table_registry::RegisteredTable;
 
 use crate::connection::{Connection, Session};
 use crate::output::{Output, TextTable};
@@ -394,7 +396,7 @@ pub async fn status(
 }
 
 async fn registered(session: &Session, table_id: &str) -> Result<RegisteredTable> {
-    use tributary_shared::table_registry::TableRegistry;
+    use tributary_shared::ports::table_registry::TableRegistry;
     session
         .registry()
         .table(table_id)

@@ -1,7 +1,7 @@
 //! How a table is named on the command line: its id (`sales.orders`, see
 //! `SourceTable::id`) or its DMS folders (`sales/orders`), which need no escaping.
 
-use tributary_shared::dms_layout::SourceTable;
+use tributary_shared::domain::dms_layout::SourceTable;
 
 /// Parses a `--table` value into the table's id; used as clap's `value_parser`.
 pub fn table_id(text: &str) -> Result<String, String> {

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tributary_shared::file_tracker::{FileStatus, UnroutedRecord};
-use tributary_shared::s3_events::Reexamination;
+use tributary_shared::domain::s3_events::Reexamination;
+use tributary_shared::ports::file_tracker::{FileStatus, UnroutedRecord};
 
 use crate::connection::Session;
 

@@ -10,9 +10,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tributary_shared::adapters::dynamodb_table_registry::{DynamoDbTableRegistry, attr};
+use tributary_shared::bootstrap::stack_template::StackTemplate;
 use tributary_shared::manifest::Manifest;
-use tributary_shared::stack_template::StackTemplate;
-use tributary_shared::table_registry::{RegisteredTable, TableRegistry};
+use tributary_shared::ports::table_registry::{RegisteredTable, TableRegistry};
 use tributary_tests::cli::{Cli, CliRun};
 use tributary_tests::{LocalAws, unique_name};
 

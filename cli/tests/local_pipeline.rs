@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::dms_layout::SourceTable;
+use tributary_shared::domain::dms_layout::SourceTable;
 use tributary_shared::lake::partitioning::unescape_partition_value;
-use tributary_shared::processing_tracker::{LeaseGrant, ProcessingTracker};
-use tributary_shared::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
+use tributary_shared::ports::processing_tracker::{LeaseGrant, ProcessingTracker};
+use tributary_shared::ports::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
 use tributary_tests::holding_proxy::HoldingProxy;
 use tributary_tests::{LocalAws, unique_name};
 

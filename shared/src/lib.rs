@@ -1,26 +1,24 @@
-//! Tributary's library: the domain model (DMS layout, events, file tracking), the services the
-//! Lambda functions run, and the adapters to AWS.
+//! Tributary's library, in layers (docs/DESIGN.md, "Architecture"):
 //!
-//! Domain modules have no AWS SDK types; every AWS dependency sits behind a small port in its own
-//! adapter file under [`adapters`].
+//! - [`domain`]: what AWS DMS writes and how its objects are announced — pure rules, no I/O;
+//! - [`ports`]: the traits the services need from the outside world (state stores, catalog,
+//!   clock) and their value types;
+//! - [`services`]: the file-manager, batch-manager, processor and publisher, written against
+//!   the ports;
+//! - [`contract`]: the messages the state machine's steps exchange;
+//! - [`lake`]: the merge engine that turns DMS change files into partitioned Parquet tables;
+//! - [`manifest`]: configuration manifests (`tributary config`);
+//! - [`adapters`]: the AWS implementations of the ports, one AWS dependency per file;
+//! - [`bootstrap`]: what a function does once at start-up (configuration, SDK clients,
+//!   telemetry, metrics, the stack template).
+//!
+//! Domain, ports, services and lake have no AWS SDK types.
 
 pub mod adapters;
-pub mod aws;
-pub mod batch_manager;
-pub mod catalog;
-pub mod config;
-pub mod dms_layout;
-pub mod file_manager;
-pub mod file_tracker;
+pub mod bootstrap;
+pub mod contract;
+pub mod domain;
 pub mod lake;
 pub mod manifest;
-pub mod metrics;
-pub mod object_key;
-pub mod processing_tracker;
-pub mod processor;
-pub mod publisher;
-pub mod s3_events;
-pub mod stack_template;
-pub mod state_store;
-pub mod table_registry;
-pub mod telemetry;
+pub mod ports;
+pub mod services;

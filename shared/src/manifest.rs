@@ -39,7 +39,7 @@ use serde_yaml_ng::{Mapping, Value};
 use thiserror::Error;
 
 use crate::lake::table_config::{SourceSpec, TableConfig, TableConfigError, TableSpec, TargetSpec};
-use crate::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
+use crate::ports::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
 use yaml_index::{Segment, YamlIndex, YamlIndexError, YamlPath};
 
 /// Longest cadence name: the stack names its schedule rule `<prefix>-refresh-<name>`.
@@ -427,8 +427,11 @@ impl Checker {
             }
             let settings = entry.settings(&name);
             for problem in settings.problems() {
-                let crate::table_registry::CadenceSettingsError::OutOfRange { field, max, .. } =
-                    &problem;
+                let crate::ports::table_registry::CadenceSettingsError::OutOfRange {
+                    field,
+                    max,
+                    ..
+                } = &problem;
                 let fix = format!("set {field} to a value between 1 and {max}");
                 self.issue(&at.key(*field), problem.to_string(), fix);
             }

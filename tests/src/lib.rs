@@ -27,9 +27,9 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, PENDING_INDEX, attr};
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::local_stack::create_bucket;
-use tributary_shared::aws;
-use tributary_shared::config::AwsSettings;
-use tributary_shared::table_registry::RegisteredTable;
+use tributary_shared::bootstrap::aws;
+use tributary_shared::bootstrap::config::AwsSettings;
+use tributary_shared::ports::table_registry::RegisteredTable;
 
 /// A tracker item, attribute name → value.
 pub type Item = HashMap<String, AttributeValue>;

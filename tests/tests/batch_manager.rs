@@ -5,13 +5,14 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::aws::{self, AwsBatchManager};
-use tributary_shared::batch_manager::{BatchPlan, PlanCounts, PlanError};
-use tributary_shared::config::{BatchManagerConfig, vars};
-use tributary_shared::processing_tracker::{
+use tributary_shared::bootstrap::aws::{self, AwsBatchManager};
+use tributary_shared::bootstrap::config::{BatchManagerConfig, vars};
+use tributary_shared::contract::{BatchPlan, PlanCounts};
+use tributary_shared::ports::processing_tracker::{
     LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
 };
-use tributary_shared::table_registry::{CadenceSettings, TableOrder};
+use tributary_shared::ports::table_registry::{CadenceSettings, TableOrder};
+use tributary_shared::services::batch_manager::PlanError;
 use tributary_tests::pipeline::{CADENCE, Pipeline};
 use tributary_tests::register_table;
 

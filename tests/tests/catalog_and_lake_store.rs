@@ -11,8 +11,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::adapters::s3_object_store::s3_object_store;
-use tributary_shared::aws;
-use tributary_shared::catalog::{
+use tributary_shared::bootstrap::aws;
+use tributary_shared::ports::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
     PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE, TableDefinition,
 };
@@ -124,7 +124,9 @@ async fn create_all(
     }
 }
 
-fn assert_too_many(result: Result<Vec<tributary_shared::catalog::PartitionFailure>, CatalogError>) {
+fn assert_too_many(
+    result: Result<Vec<tributary_shared::ports::catalog::PartitionFailure>, CatalogError>,
+) {
     match result {
         Err(CatalogError::Refused { code, .. }) => assert_eq!(code, "TooManyPartitions"),
         other => panic!("expected a TooManyPartitions refusal, got {other:?}"),

@@ -8,12 +8,14 @@ use futures::{StreamExt, stream};
 use serde_json::Value;
 use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, attr};
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::dms_layout::StagingLayout;
-use tributary_shared::file_manager::{
+use tributary_shared::domain::dms_layout::StagingLayout;
+use tributary_shared::ports::file_tracker::{
+    Arrival, FileTracker, RecordOutcome, UnrecognizedObject,
+};
+use tributary_shared::ports::state_store::StoreError;
+use tributary_shared::services::file_manager::{
     FileManager, FileManagerError, FileManagerResponse, Handled, Tally,
 };
-use tributary_shared::file_tracker::{Arrival, FileTracker, RecordOutcome, UnrecognizedObject};
-use tributary_shared::state_store::StoreError;
 use tributary_tests::{
     LocalAws, Route, eventbridge_object_created, items_for_key, s3_notification, sqs_batch,
     sqs_event_from, string_attr, unique_name,
@@ -702,9 +704,9 @@ async fn a_reexamination_after_a_configuration_change_records_the_file_and_forge
     let tracker_table = aws.new_tracker_table().await;
     let route = aws.staging_route(Route::S3Notification).await;
     let registry = aws.new_registry(&["sales.orders"]).await;
-    let monthly = Some(tributary_shared::dms_layout::DatePartitioning {
-        sequence: tributary_shared::dms_layout::DateSequence::YearMonth,
-        delimiter: tributary_shared::dms_layout::DateDelimiter::Slash,
+    let monthly = Some(tributary_shared::domain::dms_layout::DatePartitioning {
+        sequence: tributary_shared::domain::dms_layout::DateSequence::YearMonth,
+        delimiter: tributary_shared::domain::dms_layout::DateDelimiter::Slash,
     });
     let strict = StagingLayout::new(&route.bucket, "dms", monthly).expect("valid layout");
     let key = "dms/sales/orders/2024/03/01/20240301-101530123.csv";
@@ -722,7 +724,7 @@ async fn a_reexamination_after_a_configuration_change_records_the_file_and_forge
         &registry,
         StagingLayout::new(&route.bucket, "dms", None).expect("valid layout"),
     );
-    let request = tributary_shared::s3_events::Reexamination {
+    let request = tributary_shared::domain::s3_events::Reexamination {
         bucket: unrouted[0].bucket.clone(),
         key: unrouted[0].key.clone(),
         size: unrouted[0].size,

@@ -18,18 +18,20 @@ use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
-use tributary_shared::catalog::{PARQUET_INPUT_FORMAT, PARQUET_SERDE};
-use tributary_shared::config::vars;
-use tributary_shared::file_tracker::{
+use tributary_shared::bootstrap::config::vars;
+use tributary_shared::bootstrap::metrics::emf_documents;
+use tributary_shared::contract::{BatchSummary, TableSummary};
+use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::ports::catalog::{PARQUET_INPUT_FORMAT, PARQUET_SERDE};
+use tributary_shared::ports::clock::Clock;
+use tributary_shared::ports::file_tracker::{
     BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
 };
-use tributary_shared::lake::engine::LakeStores;
-use tributary_shared::metrics::emf_documents;
-use tributary_shared::processing_tracker::{
+use tributary_shared::ports::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
 };
-use tributary_shared::processor::{BatchSummary, Clock, Processor, TableSummary};
-use tributary_shared::state_store::StoreError;
+use tributary_shared::ports::state_store::StoreError;
+use tributary_shared::services::processor::Processor;
 use tributary_tests::pipeline::Pipeline;
 use tributary_tests::string_attr;
 

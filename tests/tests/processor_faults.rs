@@ -25,18 +25,18 @@ use object_store::{
 };
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OnceCell};
-use tributary_shared::catalog::{
+use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::ports::catalog::{
     Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
 };
-use tributary_shared::file_tracker::{
+use tributary_shared::ports::file_tracker::{
     BacklogFile, BacklogLimit, FileBacklog, FileFailure, KeyVersion, SupersededFile,
 };
-use tributary_shared::lake::engine::LakeStores;
-use tributary_shared::processing_tracker::{
+use tributary_shared::ports::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
 };
-use tributary_shared::processor::Processor;
-use tributary_shared::state_store::StoreError;
+use tributary_shared::ports::state_store::StoreError;
+use tributary_shared::services::processor::Processor;
 use tributary_tests::pipeline::Pipeline;
 
 /// The storage modes every fault point strikes.
@@ -626,7 +626,7 @@ fn faulty_processor(
     pipeline: &Pipeline,
     faults: &Arc<Faults>,
 ) -> Processor<
-    impl tributary_shared::table_registry::TableRegistry,
+    impl tributary_shared::ports::table_registry::TableRegistry,
     impl ProcessingTracker,
     impl FileBacklog,
     impl Catalog,

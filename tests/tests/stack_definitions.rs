@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tributary_shared::config::{
+use tributary_shared::bootstrap::config::{
     BatchManagerConfig, ConfigError, FileManagerConfig, ProcessorConfig,
 };
-use tributary_shared::stack_template::{FunctionSpec, STATE_MACHINE_DEFINITION, StackTemplate};
+use tributary_shared::bootstrap::stack_template::{
+    FunctionSpec, STATE_MACHINE_DEFINITION, StackTemplate,
+};
 
 /// The state machine's logical id.
 const STATE_MACHINE: &str = "RefreshStateMachine";
@@ -192,7 +194,7 @@ fn the_template_substitutes_every_placeholder_of_the_definition_with_an_alias() 
     let substituted: BTreeSet<String> = spec.substitutions.keys().cloned().collect();
     assert_eq!(placeholders, substituted);
     for (name, reference) in &spec.substitutions {
-        let tributary_shared::stack_template::Reference::Ref(target) = reference else {
+        let tributary_shared::bootstrap::stack_template::Reference::Ref(target) = reference else {
             panic!("{name} is not a !Ref");
         };
         assert!(

@@ -8,7 +8,7 @@ use tributary_shared::adapters::dynamodb_file_tracker::{DynamoDbFileTracker, PEN
 use tributary_shared::adapters::local_stack::{
     SetupError, create_bucket, create_queue, create_state_machine, state_machine_definition,
 };
-use tributary_shared::stack_template::{Reference, StackTemplate};
+use tributary_shared::bootstrap::stack_template::{Reference, StackTemplate};
 use tributary_tests::{LocalAws, Route, unique_name};
 
 const QUEUE: &str = "FileEventsQueue";

@@ -12,19 +12,19 @@ use tributary_shared::adapters::dynamodb_processing_tracker::{
     DynamoDbProcessingTracker, MAX_HISTORY_FILES, TABLE_RECORD, TableState, attr as lease_attr,
 };
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::dms_layout::StagingLayout;
-use tributary_shared::file_tracker::{
+use tributary_shared::domain::dms_layout::StagingLayout;
+use tributary_shared::domain::object_key::ObjectKey;
+use tributary_shared::domain::s3_events::{EventKey, ObjectCreated};
+use tributary_shared::ports::file_tracker::{
     Arrival, BacklogLimit, BacklogOverview, BacklogSummary, FileAttempt, FileBacklog, FileFailure,
     FileStatus, FileTracker, LandedFile, RecordOutcome, SupersededFile,
 };
-use tributary_shared::object_key::ObjectKey;
-use tributary_shared::processing_tracker::{
+use tributary_shared::ports::processing_tracker::{
     LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
     RefreshTotals,
 };
-use tributary_shared::s3_events::{EventKey, ObjectCreated};
-use tributary_shared::state_store::StoreError;
-use tributary_shared::table_registry::{
+use tributary_shared::ports::state_store::StoreError;
+use tributary_shared::ports::table_registry::{
     CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
 };
 use tributary_tests::{Item, LocalAws, register_table, string_attr, unique_name};

@@ -15,8 +15,8 @@ use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingT
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::adapters::local_stack::{create_bucket, create_queue};
-use tributary_shared::aws;
-use tributary_shared::catalog::Catalog;
+use tributary_shared::bootstrap::aws;
+use tributary_shared::ports::catalog::Catalog;
 
 use super::LocalState;
 use crate::connection::{Connection, StackNames, bucket_name, local_sdk_config};

@@ -12,11 +12,11 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::adapters::s3_object_store::s3_object_store;
-use tributary_shared::aws;
-use tributary_shared::catalog::{Catalog, CatalogColumn};
+use tributary_shared::bootstrap::aws;
 use tributary_shared::lake::partitioning::escape_partition_value;
 use tributary_shared::lake::table_config::TableSpec;
-use tributary_shared::table_registry::TableRegistry;
+use tributary_shared::ports::catalog::{Catalog, CatalogColumn};
+use tributary_shared::ports::table_registry::TableRegistry;
 
 use super::state_of;
 use crate::connection::Session;

@@ -19,12 +19,16 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::aws::{self, AwsBatchManager, AwsProcessor};
-use tributary_shared::config::{BatchManagerConfig, FileManagerConfig, ProcessorConfig, vars};
-use tributary_shared::file_manager::{FileManager, FileManagerResponse, Note, Tally};
-use tributary_shared::processing_tracker::{RefreshOutcomeKind, RefreshTotals};
-use tributary_shared::processor::{BatchSummary, Invocation, SystemClock, TableSummary};
-use tributary_shared::stack_template::StackTemplate;
+use tributary_shared::bootstrap::aws::{self, AwsBatchManager, AwsProcessor};
+use tributary_shared::bootstrap::config::{
+    BatchManagerConfig, FileManagerConfig, ProcessorConfig, vars,
+};
+use tributary_shared::bootstrap::stack_template::StackTemplate;
+use tributary_shared::contract::{BatchSummary, TableSummary};
+use tributary_shared::ports::clock::SystemClock;
+use tributary_shared::ports::processing_tracker::{RefreshOutcomeKind, RefreshTotals};
+use tributary_shared::services::file_manager::{FileManager, FileManagerResponse, Note, Tally};
+use tributary_shared::services::processor::Invocation;
 
 use super::{LocalState, state_of};
 use crate::connection::Session;

@@ -4,8 +4,8 @@
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use tributary_shared::config::BatchManagerConfig;
-use tributary_shared::{aws, telemetry};
+use tributary_shared::bootstrap::config::BatchManagerConfig;
+use tributary_shared::bootstrap::{aws, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -5,9 +5,9 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
-use tributary_shared::config::FileManagerConfig;
-use tributary_shared::file_manager::FileManager;
-use tributary_shared::{aws, telemetry};
+use tributary_shared::bootstrap::config::FileManagerConfig;
+use tributary_shared::bootstrap::{aws, telemetry};
+use tributary_shared::services::file_manager::FileManager;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use tributary_shared::config::ProcessorConfig;
-use tributary_shared::processor::{Invocation, SystemClock};
-use tributary_shared::{aws, metrics, telemetry};
+use tributary_shared::bootstrap::config::ProcessorConfig;
+use tributary_shared::bootstrap::{aws, metrics, telemetry};
+use tributary_shared::ports::clock::SystemClock;
+use tributary_shared::services::processor::Invocation;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

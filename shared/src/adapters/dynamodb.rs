@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::operation::BuildError;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::state_store::StoreError;
+use crate::ports::state_store::StoreError;
 
 /// A DynamoDB item: attribute name → value.
 pub type Item = HashMap<String, AttributeValue>;

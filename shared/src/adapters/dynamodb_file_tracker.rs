@@ -45,14 +45,14 @@ use crate::adapters::dynamodb::{
 };
 use crate::adapters::dynamodb_processing_tracker::fenced_write;
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
-use crate::dms_layout::{FileFormat, FileKind};
-use crate::file_tracker::{
+use crate::domain::dms_layout::{FileFormat, FileKind};
+use crate::ports::file_tracker::{
     Arrival, BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileAttempt, FileBacklog,
     FileFailure, FileStatus, FileTracker, KeyVersion, LandedFile, RecordOutcome, SupersededFile,
     TrackedFile, UnrecognizedObject, UnroutedRecord,
 };
-use crate::processing_tracker::Lease;
-use crate::state_store::StoreError;
+use crate::ports::processing_tracker::Lease;
+use crate::ports::state_store::StoreError;
 
 /// Attribute names of file-tracker items.
 pub mod attr {

@@ -45,11 +45,11 @@ use crate::adapters::dynamodb::{
     timestamp,
 };
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
-use crate::processing_tracker::{
+use crate::ports::processing_tracker::{
     LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
     RefreshTotals,
 };
-use crate::state_store::StoreError;
+use crate::ports::state_store::StoreError;
 
 /// Attribute names of processing-tracker items.
 pub mod attr {

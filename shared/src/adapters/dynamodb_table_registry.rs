@@ -26,8 +26,8 @@ use crate::adapters::dynamodb::{
     Item, ItemReader, number_value, placeholders, store_error, string_value, timestamp,
 };
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
-use crate::state_store::StoreError;
-use crate::table_registry::{
+use crate::ports::state_store::StoreError;
+use crate::ports::table_registry::{
     CadenceRegistry, CadenceSettings, CadenceTable, RegisteredTable, TableOrder, TableRegistry,
 };
 

@@ -18,7 +18,7 @@ use aws_sdk_glue::types::{
 };
 use aws_smithy_types::error::operation::BuildError;
 
-use crate::catalog::{
+use crate::ports::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
     PartitionFailure, TableDefinition,
 };

@@ -1,5 +1,5 @@
 //! Local copies of the stack's resources, created from the template's own definitions
-//! ([`crate::stack_template`]): S3 buckets, DynamoDB tables, SQS queues and the state machine.
+//! ([`crate::bootstrap::stack_template`]): S3 buckets, DynamoDB tables, SQS queues and the state machine.
 //! The local environment and the integration tests use these, so their resources are the
 //! deployed ones by construction (names aside).
 
@@ -18,7 +18,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::json;
 use thiserror::Error;
 
-use crate::stack_template::{
+use crate::bootstrap::stack_template::{
     KeyElement, Reference, STATE_MACHINE_DEFINITION, StackTemplate, TemplateError,
 };
 

@@ -43,7 +43,7 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::ChunkReader;
 use thiserror::Error;
 
-use crate::dms_layout::{FileFormat, FileKind};
+use crate::domain::dms_layout::{FileFormat, FileKind};
 use crate::lake::table_config::InputFormat;
 
 /// Rows decoded per Arrow batch before the batches are concatenated.

@@ -26,7 +26,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::dms_layout::{FileFormat, FileKind};
+use crate::domain::dms_layout::{FileFormat, FileKind};
 use crate::lake::change_order::{ChangeOrderError, CommitTimes, FileOrdering, order_column};
 use crate::lake::dms_reader::{
     ChangeFileRef, ChangeOp, FileChanges, ReadError, RecordedVersion, read_change_file,

@@ -11,7 +11,7 @@ use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::dms_layout::SourceTable;
+use crate::domain::dms_layout::SourceTable;
 use crate::lake::lake_keys::{S3_MAX_KEY_BYTES, longest_key_bytes};
 
 /// Columns Tributary adds to lake rows. Source columns must not use these names.

@@ -13,7 +13,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tempfile::TempDir;
 
-use crate::dms_layout::StagingLayout;
+use crate::domain::dms_layout::StagingLayout;
+use crate::domain::object_key::ObjectKey;
 use crate::lake::dms_reader::RecordedVersion;
 use crate::lake::engine::{
     CommitGuard, LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
@@ -21,7 +22,6 @@ use crate::lake::engine::{
 use crate::lake::lake_files::StoredFile;
 use crate::lake::snapshot::{self, TableSnapshot, child};
 use crate::lake::table_config::{TableConfig, meta_columns};
-use crate::object_key::ObjectKey;
 
 /// The staging bucket name used by the fixture.
 pub const BUCKET: &str = "staging";

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{
     ACTIVE_FIELD, CADENCE_FIELD, CadenceEntry, Manifest, ManifestTable, canonical_spec_value,
 };
-use crate::table_registry::{CadenceSettings, RegisteredTable};
+use crate::ports::table_registry::{CadenceSettings, RegisteredTable};
 
 /// What applying the manifest does to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::table_registry::TableOrder;
+use crate::ports::table_registry::TableOrder;
 
 const MANIFEST: &str = "\
 cadences:

@@ -10,11 +10,11 @@ use std::time::Duration;
 use thiserror::Error;
 use tracing::Level;
 
-use crate::dms_layout::{
+use crate::domain::dms_layout::{
     DateDelimiter, DatePartitioning, DateSequence, LayoutConfigError, StagingLayout,
 };
-use crate::file_tracker::BacklogLimit;
-use crate::processor::ProcessorSettings;
+use crate::ports::file_tracker::BacklogLimit;
+use crate::services::processor::ProcessorSettings;
 
 /// A configuration value that is missing or wrong. The message names the variable and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

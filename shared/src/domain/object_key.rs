@@ -11,7 +11,7 @@ use std::fmt;
 use percent_encoding::percent_decode_str;
 use thiserror::Error;
 
-use crate::s3_events::EventKey;
+use crate::domain::s3_events::EventKey;
 
 /// The longest key S3 accepts, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;

@@ -4,23 +4,23 @@ use super::*;
 
 fn fixture(name: &str) -> Value {
     let text = match name {
-        "s3-object-created" => include_str!("../../events/s3-object-created.json"),
-        "sqs-s3-notification" => include_str!("../../events/sqs-s3-notification.json"),
-        "sqs-s3-test-event" => include_str!("../../events/sqs-s3-test-event.json"),
-        "sqs-sns-s3-notification" => include_str!("../../events/sqs-sns-s3-notification.json"),
+        "s3-object-created" => include_str!("../../../events/s3-object-created.json"),
+        "sqs-s3-notification" => include_str!("../../../events/sqs-s3-notification.json"),
+        "sqs-s3-test-event" => include_str!("../../../events/sqs-s3-test-event.json"),
+        "sqs-sns-s3-notification" => include_str!("../../../events/sqs-sns-s3-notification.json"),
         "sqs-eventbridge-object-created" => {
-            include_str!("../../events/sqs-eventbridge-object-created.json")
+            include_str!("../../../events/sqs-eventbridge-object-created.json")
         }
         "eventbridge-object-created" => {
-            include_str!("../../events/eventbridge-object-created.json")
+            include_str!("../../../events/eventbridge-object-created.json")
         }
         "sqs-moto-s3-notification" => {
-            include_str!("../../events/sqs-moto-s3-notification.json")
+            include_str!("../../../events/sqs-moto-s3-notification.json")
         }
         "eventbridge-moto-object-created" => {
-            include_str!("../../events/eventbridge-moto-object-created.json")
+            include_str!("../../../events/eventbridge-moto-object-created.json")
         }
-        "sqs-mixed-batch" => include_str!("../../events/sqs-mixed-batch.json"),
+        "sqs-mixed-batch" => include_str!("../../../events/sqs-mixed-batch.json"),
         other => panic!("no fixture {other}"),
     };
     serde_json::from_str(text).expect("fixture is JSON")

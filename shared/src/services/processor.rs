@@ -14,20 +14,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::catalog::Catalog;
-use crate::file_tracker::{BacklogLimit, FileBacklog};
+use crate::contract::{BatchInput, BatchSummary, TableSummary};
 use crate::lake::engine::{CommitGuard, LakeStores};
 use crate::lake::table_config::TableConfig;
-use crate::processing_tracker::{
+use crate::ports::catalog::Catalog;
+use crate::ports::clock::Clock;
+use crate::ports::file_tracker::{BacklogLimit, FileBacklog};
+use crate::ports::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord, RefreshTotals,
 };
-use crate::state_store::StoreError;
-use crate::table_registry::TableRegistry;
+use crate::ports::state_store::StoreError;
+use crate::ports::table_registry::TableRegistry;
 
 #[path = "processor_chunk.rs"]
 mod chunk;
@@ -61,35 +63,6 @@ pub struct ProcessorSettings {
     pub history_ttl: Duration,
 }
 
-/// Where time comes from (the system clock when deployed; a controlled one in tests).
-pub trait Clock: Send + Sync {
-    /// The current time.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// The input of one invocation (one Map item of the state machine).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchInput {
-    /// The cadence whose schedule started the execution, e.g. `10min`.
-    pub refresh_cadence: String,
-    /// The batch number within the execution.
-    #[serde(default)]
-    pub batch: u32,
-    /// Table ids (`schema.table`), processed in this order.
-    pub tables: Vec<String>,
-}
-
 /// The invocation's identity and time limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -97,33 +70,6 @@ pub struct Invocation {
     pub request_id: String,
     /// When the invocation is killed.
     pub deadline: DateTime<Utc>,
-}
-
-/// What happened to one table of the batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TableSummary {
-    /// The table id.
-    pub table: String,
-    /// How its refresh ended.
-    pub outcome: RefreshOutcomeKind,
-    /// Refreshes (chunks) committed or published.
-    pub refreshes: u32,
-    /// Counts over those refreshes.
-    #[serde(flatten)]
-    pub totals: RefreshTotals,
-    /// Files are still pending (the chunk limit or the deadline stopped the table).
-    pub more_pending: bool,
-    /// Seconds since the oldest pending file landed, when files were pending.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lag_seconds: Option<i64>,
-    /// Files quarantined by this invocation (keys).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub quarantined: Vec<String>,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Wall time spent on the table.
-    pub duration_ms: u64,
 }
 
 impl TableSummary {
@@ -150,19 +96,6 @@ impl TableSummary {
         self.outcome = RefreshOutcomeKind::Failed;
         self.error = Some(truncate(&error.to_string()));
     }
-}
-
-/// The invocation's result: one summary per table, in input order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BatchSummary {
-    /// The cadence.
-    pub refresh_cadence: String,
-    /// The batch number.
-    pub batch: u32,
-    /// Tables that failed (the state machine fails the execution when any did).
-    pub failed: usize,
-    /// Per-table summaries.
-    pub tables: Vec<TableSummary>,
 }
 
 /// The invocation itself could not run (as opposed to a table failing).

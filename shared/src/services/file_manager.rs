@@ -23,16 +23,16 @@ use serde_json::Value;
 use thiserror::Error;
 use tracing::{error, info};
 
-use crate::dms_layout::StagingLayout;
-use crate::file_tracker::{
-    Arrival, FileStatus, FileTracker, LandedFile, RecordOutcome, UnrecognizedObject,
-};
-use crate::object_key::ObjectKey;
-use crate::s3_events::{
+use crate::domain::dms_layout::StagingLayout;
+use crate::domain::object_key::ObjectKey;
+use crate::domain::s3_events::{
     EventError, EventKey, Invocation, Notice, ObjectCreated, QueuedNotices, parse_invocation,
 };
-use crate::state_store::StoreError;
-use crate::table_registry::TableRegistry;
+use crate::ports::file_tracker::{
+    Arrival, FileStatus, FileTracker, LandedFile, RecordOutcome, UnrecognizedObject,
+};
+use crate::ports::state_store::StoreError;
+use crate::ports::table_registry::TableRegistry;
 
 /// Most notes one invocation's report keeps (the tally counts them all).
 const MAX_NOTES: usize = 100;

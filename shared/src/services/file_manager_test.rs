@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
-use crate::table_registry::RegisteredTable;
+use crate::ports::table_registry::RegisteredTable;
 
 /// Records every arrival it is given; knows nothing else.
 #[derive(Default)]
@@ -262,7 +262,7 @@ async fn a_registry_outage_fails_the_notice_so_it_is_retried() {
 #[tokio::test]
 async fn a_reexamined_object_recorded_as_a_dms_file_forgets_its_unrecognized_record() {
     let manager = manager(Some(vec!["sales.orders"]));
-    let request = crate::s3_events::Reexamination {
+    let request = crate::domain::s3_events::Reexamination {
         bucket: "staging".into(),
         key: "dms/sales/orders/LOAD00000001.csv".into(),
         size: Some(3),

@@ -13,7 +13,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::state_store::StoreError;
+use crate::ports::state_store::StoreError;
 
 /// A held lease on one table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! point query engines at the lake's current partition versions.
 //!
 //! This module is the port; `adapters::glue_catalog` is the Glue implementation. What a table
-//! should look like and how the catalog is brought there is decided in [`crate::publisher`].
+//! should look like and how the catalog is brought there is decided in [`crate::services::publisher`].
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::object_key::ObjectKey;
+use crate::domain::object_key::ObjectKey;
 
 fn config(pairs: &[(&str, &str)]) -> Result<FileManagerConfig, ConfigError> {
     let map: HashMap<String, String> = pairs

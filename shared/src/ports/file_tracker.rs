@@ -11,14 +11,14 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::dms_layout::{DmsFile, FileFormat, FileKind, OrderKey, SourceTable};
-use crate::object_key::ObjectKey;
-use crate::processing_tracker::Lease;
-use crate::s3_events::ObjectCreated;
-use crate::state_store::StoreError;
+use crate::domain::dms_layout::{DmsFile, FileFormat, FileKind, OrderKey, SourceTable};
+use crate::domain::object_key::ObjectKey;
+use crate::domain::s3_events::ObjectCreated;
+use crate::ports::processing_tracker::Lease;
+use crate::ports::state_store::StoreError;
 
 /// Lifecycle of a tracked object: `landed` → `processed`, or `landed` → `quarantined` after the
-/// same failure [`crate::processor::ProcessorSettings::quarantine_after`] times, or `landed` →
+/// same failure [`crate::services::processor::ProcessorSettings::quarantine_after`] times, or `landed` →
 /// `superseded` when another version of the same key replaces it. Objects of the staging prefix
 /// that are not (yet) a table's DMS files are recorded too, as `unregistered` or `unrecognized`,
 /// so nothing that lands is dropped without a trace.

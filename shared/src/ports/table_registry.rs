@@ -9,7 +9,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::state_store::StoreError;
+use crate::ports::state_store::StoreError;
 
 /// A table as registered.
 #[derive(Debug, Clone, PartialEq, Eq)]

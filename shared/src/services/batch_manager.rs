@@ -10,62 +10,16 @@
 use std::collections::{BTreeMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 use tracing::info;
 
-use crate::file_tracker::{BacklogOverview, BacklogSummary};
-use crate::processing_tracker::{LastOutcomes, RefreshOutcomeKind};
-use crate::processor::BatchInput;
-use crate::state_store::StoreError;
-use crate::table_registry::{CadenceRegistry, CadenceTable, TableOrder};
-
-/// The input of one run: what the cadence's schedule sends, plus optional overrides for manual
-/// runs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunRequest {
-    /// The cadence to run, e.g. `10min`.
-    pub refresh_cadence: String,
-    /// Only these tables (each must be an active table of the cadence). A filtered run includes
-    /// idle tables unless `include_idle` says otherwise.
-    #[serde(default)]
-    pub tables: Option<Vec<String>>,
-    /// Overrides the cadence's `skip_idle` for this run.
-    #[serde(default)]
-    pub include_idle: Option<bool>,
-}
-
-/// How many tables the run saw and why some were left out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct PlanCounts {
-    /// Tables registered with the cadence (after the run's table filter).
-    pub registered: usize,
-    /// Left out: inactive.
-    pub inactive: usize,
-    /// Left out: nothing pending and nothing unfinished.
-    pub idle: usize,
-    /// In the batches.
-    pub scheduled: usize,
-    /// Pending files of the scheduled tables.
-    pub pending_files: u64,
-    /// Pending bytes of the scheduled tables.
-    pub pending_bytes: u64,
-}
-
-/// The batch-manager's output, the input of the Map state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BatchPlan {
-    /// The cadence.
-    pub refresh_cadence: String,
-    /// How many batches run at once (the Map state reads it through `MaxConcurrencyPath`).
-    pub max_concurrency: u32,
-    /// One item per processor invocation.
-    pub batches: Vec<BatchInput>,
-    /// What the run saw.
-    pub tables: PlanCounts,
-}
+use crate::contract::{BatchInput, BatchPlan, PlanCounts, RunRequest};
+use crate::ports::file_tracker::{BacklogOverview, BacklogSummary};
+use crate::ports::processing_tracker::{LastOutcomes, RefreshOutcomeKind};
+use crate::ports::state_store::StoreError;
+use crate::ports::table_registry::{CadenceRegistry, CadenceTable, TableOrder};
 
 /// A run cannot be planned. Every variant fails the execution: a run never silently does nothing.
 #[derive(Debug, Error)]

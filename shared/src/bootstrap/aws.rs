@@ -11,10 +11,11 @@ use crate::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use crate::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use crate::adapters::glue_catalog::GlueCatalog;
 use crate::adapters::s3_object_store::s3_object_store;
-use crate::batch_manager::BatchManager;
-use crate::config::{AwsSettings, BatchManagerConfig, ProcessorConfig};
+use crate::bootstrap::config::{AwsSettings, BatchManagerConfig, ProcessorConfig};
 use crate::lake::engine::LakeStores;
-use crate::processor::{Clock, Processor};
+use crate::ports::clock::Clock;
+use crate::services::batch_manager::BatchManager;
+use crate::services::processor::Processor;
 
 /// Loads the SDK configuration once; build every client from the result.
 pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::processing_tracker::RefreshTotals;
+use crate::ports::processing_tracker::RefreshTotals;
 
 fn at() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-06-01T12:00:00Z")

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::dms_layout::{FileFormat, FileKind};
+use crate::domain::dms_layout::{FileFormat, FileKind};
 
 fn t(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).single().unwrap() + Duration::seconds(seconds)

@@ -12,7 +12,7 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use thiserror::Error;
 
-use crate::object_key::ObjectKey;
+use crate::domain::object_key::ObjectKey;
 
 /// Order of the date parts in DMS date-partition folders (`DatePartitionSequence`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::processing_tracker::RefreshOutcomeKind;
-use crate::processor::{BatchSummary, TableSummary};
+use crate::contract::{BatchSummary, TableSummary};
+use crate::ports::processing_tracker::RefreshOutcomeKind;
 
 /// The metrics namespace.
 pub const NAMESPACE: &str = "Tributary";

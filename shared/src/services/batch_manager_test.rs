@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::table_registry::CadenceSettings;
+use crate::ports::table_registry::CadenceSettings;
 
 fn sized(table_id: &str, pending_bytes: u64) -> SizedTable {
     SizedTable {

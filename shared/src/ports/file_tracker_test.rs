@@ -1,12 +1,12 @@
 //! Unit tests of `file_tracker`.
 
 use super::*;
-use crate::dms_layout::StagingLayout;
+use crate::domain::dms_layout::StagingLayout;
 
 fn object(etag: Option<&str>, version: Option<&str>) -> ObjectCreated {
     ObjectCreated {
         bucket: "staging".into(),
-        key: crate::s3_events::EventKey::FormEncoded("s/t/LOAD00000001.csv".into()),
+        key: crate::domain::s3_events::EventKey::FormEncoded("s/t/LOAD00000001.csv".into()),
         size: Some(10),
         etag: etag.map(str::to_owned),
         version_id: version.map(str::to_owned),

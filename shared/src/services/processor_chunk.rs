@@ -11,19 +11,19 @@ use object_store::path::Path;
 use tracing::{error, info, warn};
 
 use super::{Chunk, Done, LeaseGuard, Processor, TableSummary, chrono_duration, truncate};
-use crate::catalog::Catalog;
-use crate::file_tracker::{
-    BacklogFile, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
-};
 use crate::lake::dms_reader::RecordedVersion;
 use crate::lake::engine::{self, MergeError, PendingFile, RefreshOutcome, RefreshRequest};
 use crate::lake::garbage::{GarbagePolicy, collect_garbage};
 use crate::lake::snapshot;
 use crate::lake::table_config::{OnBadFile, StorageMode, TableConfig};
-use crate::processing_tracker::{Lease, ProcessingTracker, RefreshTotals};
-use crate::publisher;
-use crate::state_store::StoreError;
-use crate::table_registry::TableRegistry;
+use crate::ports::catalog::Catalog;
+use crate::ports::file_tracker::{
+    BacklogFile, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
+};
+use crate::ports::processing_tracker::{Lease, ProcessingTracker, RefreshTotals};
+use crate::ports::state_store::StoreError;
+use crate::ports::table_registry::TableRegistry;
+use crate::services::publisher;
 
 /// The error recorded on a file whose attempt alone was found without an outcome: the
 /// processor died applying it. Always the same text, so that such deaths count as repeated

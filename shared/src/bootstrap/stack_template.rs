@@ -16,11 +16,11 @@ use serde_yaml_ng::value::TaggedValue;
 use thiserror::Error;
 
 /// The CloudFormation template, as committed.
-pub const TEMPLATE: &str = include_str!("../../infra/template.yaml");
+pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 
 /// The state machine's Amazon States Language definition, as committed (the template refers to
 /// it by file name).
-pub const STATE_MACHINE_DEFINITION: &str = include_str!("../../infra/state-machine.asl.json");
+pub const STATE_MACHINE_DEFINITION: &str = include_str!("../../../infra/state-machine.asl.json");
 
 /// The template cannot be read, or a resource is not what the code expects.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -14,14 +14,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::catalog::{
-    Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
-    PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE, PartitionFailure, TableDefinition,
-};
 use crate::lake::partitioning::{HIVE_DEFAULT_PARTITION, PartitionLimitError};
 use crate::lake::snapshot::{DATA_DIR, TableSnapshot, child};
 use crate::lake::table_config::{
     PartitionTransform, TableConfig, hive_type_name, mode_fields, partition_key_names,
+};
+use crate::ports::catalog::{
+    Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
+    PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE, PartitionFailure, TableDefinition,
 };
 
 /// Folder an unpartitioned table points to while it holds no rows (never written to).

@@ -1,0 +1,8 @@
+//! Bootstrap: what a function does once at start-up — typed configuration, AWS SDK clients,
+//! logging, metrics, and the stack's own resource definitions.
+
+pub mod aws;
+pub mod config;
+pub mod metrics;
+pub mod stack_template;
+pub mod telemetry;
