@@ -14,7 +14,7 @@ use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::bootstrap::aws;
 use tributary_shared::bootstrap::stack_template::StackTemplate;
 
-use crate::local::LocalState;
+use crate::local_state::LocalState;
 
 /// Where the CLI sends its requests (global options of every command).
 #[derive(clap::Args, Debug, Clone)]
@@ -173,6 +173,13 @@ impl Session {
             aws::dynamodb_client(&self.sdk),
             &self.names.processing_table,
         )
+    }
+
+    /// The local pipeline's state, for commands that only work on it.
+    pub fn local_state(&self) -> Result<&LocalState> {
+        self.local
+            .as_ref()
+            .context("not connected to a local pipeline: run `tributary local up` first")
     }
 }
 

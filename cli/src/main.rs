@@ -8,6 +8,7 @@ mod classify;
 mod config;
 mod connection;
 mod local;
+mod local_state;
 mod operations;
 mod output;
 mod table_arg;

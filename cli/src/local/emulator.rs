@@ -18,8 +18,8 @@ use tributary_shared::adapters::local_stack::{create_bucket, create_queue};
 use tributary_shared::bootstrap::aws;
 use tributary_shared::ports::catalog::Catalog;
 
-use super::LocalState;
 use crate::connection::{Connection, StackNames, bucket_name, local_sdk_config};
+use crate::local_state::LocalState;
 use crate::output::Output;
 
 /// The account id the emulator reports (part of the stack's bucket names).

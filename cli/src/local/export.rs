@@ -18,7 +18,6 @@ use tributary_shared::lake::table_config::TableSpec;
 use tributary_shared::ports::catalog::{Catalog, CatalogColumn};
 use tributary_shared::ports::table_registry::TableRegistry;
 
-use super::state_of;
 use crate::connection::Session;
 use crate::output::{Output, TextTable};
 
@@ -51,7 +50,7 @@ struct Exported {
 
 /// `tributary local export`.
 pub async fn export(session: &Session, output: &Output, args: ExportArgs) -> Result<ExitCode> {
-    let state = state_of(session)?;
+    let state = session.local_state()?;
     let registered = session
         .registry()
         .table(&args.table)

@@ -30,8 +30,8 @@ use tributary_shared::ports::processing_tracker::{RefreshOutcomeKind, RefreshTot
 use tributary_shared::services::file_manager::{FileManager, FileManagerResponse, Note, Tally};
 use tributary_shared::services::processor::Invocation;
 
-use super::{LocalState, state_of};
 use crate::connection::Session;
+use crate::local_state::LocalState;
 use crate::output::{Output, TextTable};
 
 /// Most messages one SQS receive returns (and one file-manager invocation gets).
@@ -145,7 +145,7 @@ impl Functions {
 
 /// `tributary local run`.
 pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<ExitCode> {
-    let state = state_of(session)?;
+    let state = session.local_state()?;
     let functions = functions(session, state, &args.settings, args.processor_timeout)?;
     let cadences = match &args.cadence {
         Some(cadence) => vec![cadence.clone()],

@@ -9,7 +9,6 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use tributary_shared::adapters::s3_object_store::s3_object_store;
 
-use super::state_of;
 use crate::connection::Session;
 use crate::output::Output;
 
@@ -34,7 +33,7 @@ struct Staged {
 
 /// `tributary local stage`.
 pub async fn stage(session: &Session, output: &Output, args: StageArgs) -> Result<ExitCode> {
-    let state = state_of(session)?;
+    let state = session.local_state()?;
     let files = files_under(&args.dir)?;
     if files.is_empty() {
         bail!("{} holds no files to stage", args.dir.display());
