@@ -4,15 +4,13 @@
 // The in-process refresh is a deep chain of async calls (as in the processor function).
 #![recursion_limit = "256"]
 
-mod classify;
+mod commands;
 mod config;
 mod connection;
 mod local;
 mod local_state;
-mod operations;
 mod output;
 mod table_arg;
-mod unrouted;
 
 use std::process::ExitCode;
 
@@ -39,19 +37,19 @@ enum Command {
     /// Show how the file-manager classifies staging-bucket keys under a layout configuration.
     ///
     /// Exits with status 1 if any key would not be recorded.
-    Classify(classify::ClassifyArgs),
+    Classify(commands::classify::ClassifyArgs),
     /// Per table: backlog, lag, last refresh, lease, quarantined files, and a health verdict.
     ///
     /// With `--check`, exits with status 1 when any table needs attention.
-    Status(operations::StatusArgs),
+    Status(commands::status::StatusArgs),
     /// The tracked DMS files of a table.
-    Files(operations::FilesArgs),
+    Files(commands::files::FilesArgs),
     /// The refresh history of a table, newest first.
-    History(operations::HistoryArgs),
+    History(commands::history::HistoryArgs),
     /// Start the deployed refresh state machine for a cadence and follow it to the end.
-    Refresh(operations::RefreshArgs),
+    Refresh(commands::refresh::RefreshArgs),
     /// Put quarantined files back into their table's backlog after a fix.
-    Retry(operations::RetryArgs),
+    Retry(commands::retry::RetryArgs),
     /// The pipeline on this machine: the local AWS emulator and the functions run in-process.
     #[command(subcommand)]
     Local(local::LocalCommand),
@@ -82,12 +80,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     runtime.block_on(async move {
         let connection = cli.connection;
         match cli.command {
-            Command::Classify(args) => classify::classify(args),
-            Command::Status(args) => operations::status(&connection, &output, args).await,
-            Command::Files(args) => operations::files(&connection, &output, args).await,
-            Command::History(args) => operations::history(&connection, &output, args).await,
-            Command::Refresh(args) => operations::refresh(&connection, &output, args).await,
-            Command::Retry(args) => operations::retry(&connection, &output, args).await,
+            Command::Classify(args) => commands::classify::classify(args),
+            Command::Status(args) => commands::status::status(&connection, &output, args).await,
+            Command::Files(args) => commands::files::files(&connection, &output, args).await,
+            Command::History(args) => commands::history::history(&connection, &output, args).await,
+            Command::Refresh(args) => commands::refresh::refresh(&connection, &output, args).await,
+            Command::Retry(args) => commands::retry::retry(&connection, &output, args).await,
             Command::Local(command) => local::run(&connection, &output, command).await,
             Command::Config(command) => config::run(&connection, &output, command).await,
         }

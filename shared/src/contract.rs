@@ -16,11 +16,22 @@ pub struct RunRequest {
     pub refresh_cadence: String,
     /// Only these tables (each must be an active table of the cadence). A filtered run includes
     /// idle tables unless `include_idle` says otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables: Option<Vec<String>>,
     /// Overrides the cadence's `skip_idle` for this run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_idle: Option<bool>,
+}
+
+impl RunRequest {
+    /// What a cadence's schedule sends: the whole cadence, with its own `skip_idle`.
+    pub fn for_cadence(refresh_cadence: impl Into<String>) -> RunRequest {
+        RunRequest {
+            refresh_cadence: refresh_cadence.into(),
+            tables: None,
+            include_idle: None,
+        }
+    }
 }
 
 /// How many tables the run saw and why some were left out.
