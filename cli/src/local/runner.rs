@@ -12,11 +12,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, stream};
 use serde::Serialize;
-use serde_json::{Value, json};
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::bootstrap::aws::{self, AwsBatchManager, AwsProcessor};
@@ -24,7 +24,7 @@ use tributary_shared::bootstrap::config::{
     BatchManagerConfig, FileManagerConfig, ProcessorConfig, vars,
 };
 use tributary_shared::bootstrap::stack_template::StackTemplate;
-use tributary_shared::contract::{BatchSummary, TableSummary};
+use tributary_shared::contract::{BatchSummary, RunRequest, TableSummary};
 use tributary_shared::ports::clock::SystemClock;
 use tributary_shared::ports::processing_tracker::{RefreshOutcomeKind, RefreshTotals};
 use tributary_shared::services::file_manager::{FileManager, FileManagerResponse, Note, Tally};
@@ -147,29 +147,8 @@ impl Functions {
 pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<ExitCode> {
     let state = session.local_state()?;
     let functions = functions(session, state, &args.settings, args.processor_timeout)?;
-    let cadences = match &args.cadence {
-        Some(cadence) => vec![cadence.clone()],
-        None => session
-            .registry()
-            .all_cadences()
-            .await
-            .context("cannot list the cadences")?
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
-    };
-    if cadences.is_empty() {
-        bail!("no cadence is configured: apply a manifest first (`tributary config apply FILE`)");
-    }
-    let queue_url = aws_sdk_sqs::Client::new(&session.sdk)
-        .get_queue_url()
-        .queue_name(&session.names.file_events_queue)
-        .send()
-        .await
-        .context("cannot find the file-events queue: is the local pipeline up?")?
-        .queue_url()
-        .map(str::to_owned)
-        .context("the file-events queue has no URL")?;
+    let cadences = cadences_to_run(session, args.cadence.as_deref()).await?;
+    let queue_url = file_events_queue_url(session).await?;
     let mut report = RunReport::default();
     let mut stalled_rounds = 0;
     let last_round = loop {
@@ -212,20 +191,55 @@ pub async fn run(session: &Session, output: &Output, args: RunArgs) -> Result<Ex
     if failing || (args.until_idle && !report.idle) {
         output.note(format!(
             "not idle: {} (see `tributary --local status`)",
-            if report.blocked.is_empty() {
-                "work is left".to_owned()
-            } else {
-                report
-                    .blocked
-                    .iter()
-                    .map(|b| format!("{} {}", b.table, b.outcome.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
+            blocked_summary(&report.blocked)
         ));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cadence asked for, else every configured one (at least one).
+async fn cadences_to_run(session: &Session, cadence: Option<&str>) -> Result<Vec<String>> {
+    let cadences: Vec<String> = match cadence {
+        Some(cadence) => vec![cadence.to_owned()],
+        None => session
+            .registry()
+            .all_cadences()
+            .await
+            .context("cannot list the cadences")?
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+    };
+    if cadences.is_empty() {
+        bail!("no cadence is configured: apply a manifest first (`tributary config apply FILE`)");
+    }
+    Ok(cadences)
+}
+
+/// The URL of the local pipeline's file-events queue.
+async fn file_events_queue_url(session: &Session) -> Result<String> {
+    aws_sdk_sqs::Client::new(&session.sdk)
+        .get_queue_url()
+        .queue_name(&session.names.file_events_queue)
+        .send()
+        .await
+        .context("cannot find the file-events queue: is the local pipeline up?")?
+        .queue_url()
+        .map(str::to_owned)
+        .context("the file-events queue has no URL")
+}
+
+/// The blocked tables in a line (`schema.table outcome, …`), or that work is left.
+fn blocked_summary(blocked: &[BlockedTable]) -> String {
+    if blocked.is_empty() {
+        return "work is left".to_owned();
+    }
+    blocked
+        .iter()
+        .map(|b| format!("{} {}", b.table, b.outcome.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The blocked tables of the last round, each with its reason; a busy table's lease holder and
@@ -327,7 +341,7 @@ async fn round(
     for cadence in cadences {
         let plan = functions
             .batch_manager
-            .plan(&json!({"refresh_cadence": cadence}))
+            .plan(&serde_json::to_value(RunRequest::for_cadence(cadence))?)
             .await
             .with_context(|| format!("the batch-manager cannot plan cadence {cadence}"))?;
         if plan.batches.is_empty() {
@@ -402,9 +416,9 @@ async fn drain_queue(
     report: &mut RunReport,
 ) -> Result<usize> {
     let sqs = aws_sdk_sqs::Client::new(&session.sdk);
+    let region = session_region(session);
     let queue_arn = format!(
-        "arn:aws:sqs:{}:local:{}",
-        session_region(session),
+        "arn:aws:sqs:{region}:local:{}",
         session.names.file_events_queue
     );
     let mut handled = 0;
@@ -421,25 +435,10 @@ async fn drain_queue(
         if messages.is_empty() {
             return Ok(handled);
         }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                json!({
-                    "messageId": m.message_id(),
-                    "receiptHandle": m.receipt_handle(),
-                    "body": m.body(),
-                    "md5OfBody": m.md5_of_body(),
-                    "attributes": {},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": queue_arn,
-                    "awsRegion": session_region(session),
-                })
-            })
-            .collect();
+        let event = serde_json::to_value(sqs_event(messages, &queue_arn, &region))?;
         let handled_batch = functions
             .file_manager
-            .handle(&json!({"Records": records}))
+            .handle(&event)
             .await
             .context("the file-manager failed the invocation")?;
         report.notifications += messages.len();
@@ -453,28 +452,60 @@ async fn drain_queue(
                 .collect(),
             FileManagerResponse::Summary(_) => Vec::new(),
         };
-        let done: Vec<DeleteMessageBatchRequestEntry> = messages
-            .iter()
-            .filter(|m| !retried.iter().any(|id| Some(id.as_str()) == m.message_id()))
-            .enumerate()
-            .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .set_receipt_handle(m.receipt_handle().map(str::to_owned))
-                    .build()
-                    .ok()
-            })
-            .collect();
         handled += messages.len();
-        if !done.is_empty() {
-            sqs.delete_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(done))
-                .send()
-                .await
-                .context("cannot delete handled messages")?;
-        }
+        delete_handled(&sqs, queue_url, messages, &retried).await?;
     }
+}
+
+/// The event the queue's event source mapping delivers for `messages` of the queue `queue_arn`.
+fn sqs_event(messages: &[Message], queue_arn: &str, region: &str) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|message| {
+            let mut record = SqsMessage::default();
+            record.message_id = message.message_id().map(str::to_owned);
+            record.receipt_handle = message.receipt_handle().map(str::to_owned);
+            record.body = message.body().map(str::to_owned);
+            record.md5_of_body = message.md5_of_body().map(str::to_owned);
+            record.event_source = Some("aws:sqs".to_owned());
+            record.event_source_arn = Some(queue_arn.to_owned());
+            record.aws_region = Some(region.to_owned());
+            record
+        })
+        .collect();
+    event
+}
+
+/// Deletes the `messages` the file-manager handled: all but those it reported as failed
+/// (`retried`), which come back after the visibility timeout.
+async fn delete_handled(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    messages: &[Message],
+    retried: &[String],
+) -> Result<()> {
+    let done: Vec<DeleteMessageBatchRequestEntry> = messages
+        .iter()
+        .filter(|m| !retried.iter().any(|id| Some(id.as_str()) == m.message_id()))
+        .enumerate()
+        .filter_map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .set_receipt_handle(m.receipt_handle().map(str::to_owned))
+                .build()
+                .ok()
+        })
+        .collect();
+    if !done.is_empty() {
+        sqs.delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(done))
+            .send()
+            .await
+            .context("cannot delete handled messages")?;
+    }
+    Ok(())
 }
 
 fn session_region(session: &Session) -> String {
