@@ -33,16 +33,14 @@ use crate::lake::dms_reader::{
 };
 use crate::lake::key_ranges::{KeyBound, KeyRange, may_contain, row_bounds};
 use crate::lake::lake_files::{LakeFileError, RollingWriter, StoredFile, writer_properties};
-use crate::lake::lake_keys::{
-    self, MAX_REFRESH_ID_LEN, data_file_prefix, partition_version_folder, tombstone_file_prefix,
-};
 use crate::lake::partitioning::{
     PartitionError, PartitionLimitError, PartitionValues, assign_partitions, identity_column,
 };
+use crate::lake::paths::{self, Attempt, TableRoot};
 use crate::lake::schema_evolution::{SchemaError, conform, evolve};
 use crate::lake::snapshot::{
-    self, AppliedFile, DataFile, PartitionState, SnapshotColumn, SnapshotError, TOMBSTONE_DIR,
-    TableSnapshot, TombstoneFile, child,
+    self, AppliedFile, DataFile, PartitionState, SnapshotColumn, SnapshotError, TableSnapshot,
+    TombstoneFile,
 };
 use crate::lake::sorted_merge::SortedMerge;
 use crate::lake::table_config::{
@@ -96,7 +94,7 @@ pub struct RefreshRequest<'a> {
     pub config: &'a TableConfig,
     /// Pending files in file order (already applied ones are skipped).
     pub pending: &'a [PendingFile],
-    /// Unique id of this attempt (`[A-Za-z0-9_-]`, ≤ [`MAX_REFRESH_ID_LEN`]): names the new partition versions, so a
+    /// Unique id of this attempt (`[A-Za-z0-9_-]`, ≤ [`paths::MAX_REFRESH_ID_LEN`]): names the new partition versions, so a
     /// retried refresh never mixes files with a crashed one.
     pub refresh_id: &'a str,
     /// The refresh's clock: tombstone and applied-file retention are measured against it.
@@ -376,13 +374,7 @@ pub async fn refresh(
     request: RefreshRequest<'_>,
 ) -> Result<RefreshOutcome, MergeError> {
     let config = request.config;
-    let valid_id = !request.refresh_id.is_empty()
-        && request.refresh_id.len() <= MAX_REFRESH_ID_LEN
-        && request
-            .refresh_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid_id {
+    if !paths::is_valid_refresh_id(request.refresh_id) {
         return Err(MergeError::BadRefreshId(request.refresh_id.to_owned()));
     }
     let previous =
@@ -532,7 +524,8 @@ impl Layout {
                         .map(|t| Field::new(c.name.clone(), t, true))
                         .ok_or_else(|| {
                             MergeError::Snapshot(SnapshotError::Corrupt {
-                                path: snapshot::snapshot_path(&config.location, previous.version)
+                                path: TableRoot::new(&config.location)
+                                    .snapshot(previous.version)
                                     .to_string(),
                                 detail: format!(
                                     "column {} has unknown type {}",
@@ -850,10 +843,8 @@ impl<'a> Refresh<'a> {
         for partition in &snapshot.partitions {
             let path = partition.values.path();
             for file in &partition.files {
-                let location = child(
-                    &child(&self.config.location, &partition.location),
-                    &file.name,
-                );
+                let location = TableRoot::new(&self.config.location)
+                    .data_file(&partition.location, &file.name);
                 let found = self
                     .scan_file(
                         keys,
@@ -946,10 +937,7 @@ impl<'a> Refresh<'a> {
             .cloned()
             .collect();
         for tombstone in live {
-            let location = child(
-                &child(&self.config.location, TOMBSTONE_DIR),
-                &tombstone.name,
-            );
+            let location = TableRoot::new(&self.config.location).tombstone_file(&tombstone.name);
             let batches = self
                 .scan_file(
                     keys,
@@ -1380,7 +1368,12 @@ impl<'a> Refresh<'a> {
         version: u64,
         refresh_id: &str,
     ) -> Result<Option<PartitionState>, MergeError> {
-        let folder = partition_version_folder(path, version, refresh_id);
+        let attempt = Attempt {
+            version,
+            refresh_id,
+        };
+        let root = TableRoot::new(&self.config.location);
+        let folder = attempt.partition_folder(path);
         let target = self.config.output.target_file_size_bytes;
         let files = previous.map(|p| p.files.as_slice()).unwrap_or_default();
         let small = files.iter().filter(|f| f.size < target / 2).count();
@@ -1389,14 +1382,13 @@ impl<'a> Refresh<'a> {
         let mut kept = Vec::new();
         for file in files {
             let holds_removed = plan.rewrite.contains(&(path.to_owned(), file.name.clone()));
-            let source =
-                previous.map(|p| child(&child(&self.config.location, &p.location), &file.name));
+            let source = previous.map(|p| root.data_file(&p.location, &file.name));
             let Some(source) = source else { continue };
             if holds_removed || (compact && file.size < target / 2) {
                 self.io.files_rewritten += 1;
                 inputs.push(self.decode_stored(source, file.size, &values, &plan.remove_keys));
             } else {
-                let destination = child(&child(&self.config.location, &folder), &file.name);
+                let destination = root.data_file(&folder, &file.name);
                 self.stores
                     .lake
                     .copy(&source, &destination)
@@ -1446,7 +1438,7 @@ impl<'a> Refresh<'a> {
             &self.layout.sort_names(),
             &key_names,
         );
-        let folder_path = child(&self.config.location, &folder);
+        let folder_path = root.join(&folder);
         let mut writer = RollingWriter::new(
             Arc::clone(&self.stores.lake),
             folder_path,
@@ -1456,7 +1448,7 @@ impl<'a> Refresh<'a> {
             key_indices,
             key_hive_types,
         )
-        .with_name_prefix(data_file_prefix(version));
+        .with_name_prefix(attempt.data_file_prefix());
         let mut merge = SortedMerge::new(
             inputs,
             &file_schema,
@@ -1554,7 +1546,7 @@ impl<'a> Refresh<'a> {
             &self.layout.sort_names(),
             &key_names,
         );
-        let folder = child(&self.config.location, TOMBSTONE_DIR);
+        let folder = TableRoot::new(&self.config.location).tombstone_dir();
         let mut writer = RollingWriter::new(
             Arc::clone(&self.stores.lake),
             folder,
@@ -1564,7 +1556,13 @@ impl<'a> Refresh<'a> {
             key_indices,
             self.layout.key_hive_types.clone(),
         )
-        .with_name_prefix(tombstone_file_prefix(version, refresh_id));
+        .with_name_prefix(
+            Attempt {
+                version,
+                refresh_id,
+            }
+            .tombstone_file_prefix(),
+        );
         writer.write(&sorted).await?;
         let files = writer.finish().await?;
         let Some(file) = files.into_iter().next() else {
@@ -1649,7 +1647,7 @@ fn check_partition_limits(
     let assignment =
         assign_partitions(rows, &config.partition_fields, config.date_partition_style)?;
     for (index, values) in assignment.partitions.iter().enumerate() {
-        let Err(problem) = lake_keys::check_partition(&config.location, values) else {
+        let Err(problem) = paths::check_partition(&config.location, values) else {
             continue;
         };
         let stored_row = assignment

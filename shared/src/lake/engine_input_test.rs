@@ -625,7 +625,7 @@ async fn a_refresh_with_the_longest_refresh_id_writes_keys_as_long_as_predicted(
             ),
         )
         .await;
-    let refresh_id = "x".repeat(lake_keys::MAX_REFRESH_ID_LEN);
+    let refresh_id = "x".repeat(paths::MAX_REFRESH_ID_LEN);
     let request = RefreshRequest {
         config: &lake.config,
         pending: std::slice::from_ref(&file),
@@ -642,9 +642,9 @@ async fn a_refresh_with_the_longest_refresh_id_writes_keys_as_long_as_predicted(
         .unwrap();
     assert_eq!(
         data.len(),
-        lake_keys::longest_key_bytes(&lake.config.location, "region=eu")
+        paths::longest_key_bytes(&lake.config.location, "region=eu")
     );
-    let unpartitioned = lake_keys::longest_key_bytes(&lake.config.location, "");
+    let unpartitioned = paths::longest_key_bytes(&lake.config.location, "");
     assert!(
         objects
             .iter()

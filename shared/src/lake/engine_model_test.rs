@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use crate::lake::engine::{PendingFile, RefreshCounts};
-use crate::lake::snapshot::{DATA_DIR, TOMBSTONE_DIR, child, snapshot_path};
+use crate::lake::paths::{DATA_DIR, TOMBSTONE_DIR, TableRoot};
 use crate::lake::test_support::Lake;
 
 /// CDC files a scenario may split its changes into.
@@ -445,16 +445,13 @@ async fn leave_junk(lake: &Lake, refresh: usize) {
         .copied()
         .chain((0..200u32).map(|i| (i * 37 + refresh as u32) as u8))
         .collect();
-    let data = child(
-        &lake.config.location,
-        &format!(
-            "{DATA_DIR}/region={region}/v{next:010}-crashed{refresh}/part-{next:010}-00000.parquet"
-        ),
-    );
-    let tombstone = child(
-        &lake.config.location,
-        &format!("{TOMBSTONE_DIR}/v{next:010}-crashed{refresh}-00000.parquet"),
-    );
+    let root = TableRoot::new(&lake.config.location);
+    let data = root.join(&format!(
+        "{DATA_DIR}/region={region}/v{next:010}-crashed{refresh}/part-{next:010}-00000.parquet"
+    ));
+    let tombstone = root.join(&format!(
+        "{TOMBSTONE_DIR}/v{next:010}-crashed{refresh}-00000.parquet"
+    ));
     for path in [data, tombstone] {
         lake.stores
             .lake
@@ -529,7 +526,7 @@ async fn play(mode: &str, scenario: &Scenario) -> Result<(), TestCaseError> {
                 .ok_or_else(|| failed("refresh before the crash", "nothing committed"))?;
             lake.stores
                 .lake
-                .delete(&snapshot_path(&lake.config.location, version))
+                .delete(&TableRoot::new(&lake.config.location).snapshot(version))
                 .await
                 .unwrap();
             prop_assert_eq!(
