@@ -16,11 +16,11 @@ use tempfile::TempDir;
 use crate::domain::dms_layout::StagingLayout;
 use crate::domain::object_key::ObjectKey;
 use crate::lake::dms_reader::RecordedVersion;
-use crate::lake::engine::{
-    CommitGuard, LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
-};
 use crate::lake::lake_files::StoredFile;
 use crate::lake::paths::TableRoot;
+use crate::lake::refresh::{
+    CommitGuard, LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
+};
 use crate::lake::snapshot::{self, TableSnapshot};
 use crate::lake::table_config::{TableConfig, meta_columns};
 

@@ -9,6 +9,8 @@ use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::*;
+use crate::lake::change_order::ChangeOrderError;
+use crate::lake::dms_reader::ReadError;
 use crate::lake::partitioning::PartitionLimitError;
 use crate::lake::test_support::{Lake, lake_objects, parquet_bytes};
 

@@ -12,7 +12,9 @@ use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 
 use super::*;
+use crate::lake::snapshot::SnapshotError;
 use crate::lake::test_support::{Lake, lake_objects, parquet_bytes};
+use arrow::array::AsArray;
 
 const ORDERS: &str = r#"{
   "source": {"schema": "sales", "table": "orders"},

@@ -11,8 +11,8 @@ use object_store::{ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::lake::engine::{PendingFile, RefreshCounts};
 use crate::lake::paths::{DATA_DIR, TOMBSTONE_DIR, TableRoot};
+use crate::lake::refresh::{PendingFile, RefreshCounts};
 use crate::lake::test_support::Lake;
 
 /// CDC files a scenario may split its changes into.
