@@ -26,23 +26,26 @@ pub(super) fn column<'b>(
 
 /// The `cdc_order` column of `batch`.
 pub(super) fn order_values(batch: &RecordBatch) -> Result<&StringArray, MergeError> {
-    batch
-        .column_by_name(meta_columns::ORDER)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| MergeError::Arrow {
-            context: "reading change order",
-            source: ArrowError::SchemaError("cdc_order missing".into()),
-        })
+    text_column(batch, meta_columns::ORDER, "reading change order")
 }
 
 /// The `cdc_op` column of `batch`.
 pub(super) fn op_values(batch: &RecordBatch) -> Result<&StringArray, MergeError> {
+    text_column(batch, meta_columns::OP, "reading change ops")
+}
+
+/// The named text column of `batch`.
+fn text_column<'b>(
+    batch: &'b RecordBatch,
+    name: &str,
+    context: &'static str,
+) -> Result<&'b StringArray, MergeError> {
     batch
-        .column_by_name(meta_columns::OP)
+        .column_by_name(name)
         .and_then(|c| c.as_string_opt::<i32>())
         .ok_or_else(|| MergeError::Arrow {
-            context: "reading change ops",
-            source: ArrowError::SchemaError("cdc_op missing".into()),
+            context,
+            source: ArrowError::SchemaError(format!("{name} missing")),
         })
 }
 

@@ -3,10 +3,10 @@
 //! snapshot is created with a create-only put, so a lost race commits nothing (docs/DESIGN.md
 //! §8).
 
+use super::error::MergeError;
 use super::write::Written;
 use super::{Commit, CommitGuard, RefreshContext};
 use crate::lake::paths::Attempt;
-use crate::lake::refresh::error::MergeError;
 use crate::lake::snapshot::{self, AppliedFile, TableSnapshot, TombstoneFile};
 
 /// A committed refresh: the table's new state and what the caller publishes and records.

@@ -14,17 +14,14 @@ use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use object_store::path::Path;
 
-use super::RefreshContext;
 use super::batches::{column, order_values};
 use super::error::{MergeError, arrow};
 use super::layout::{Layout, with_identity_columns};
+use super::{BATCH_ROWS, RefreshContext};
 use crate::lake::key_ranges::{KeyBound, KeyRange, may_contain, row_bounds};
 use crate::lake::lake_files::{LakeFileError, StoredFile};
 use crate::lake::partitioning::PartitionValues;
 use crate::lake::schema_evolution::conform;
-
-/// Rows per batch when streaming stored files.
-pub(super) const BATCH_ROWS: usize = 8192;
 
 /// Changed keys of a refresh: encoded key → slot, with each slot's key bounds.
 pub(super) struct KeyIndex {

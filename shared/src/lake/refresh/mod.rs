@@ -4,17 +4,18 @@
 //!
 //! A refresh runs in phases, each in its own module, handing the next a typed value:
 //!
-//! 1. [`input`] reads the pending files within the memory budget ([`input::ReadFiles`]);
-//! 2. [`layout`] evolves the table's schema and derives the lake's ([`layout::Layout`]); the
-//!    changes are assembled into one batch carrying the total order;
-//! 3. [`plan`] decides what the changes do, one planner per storage mode, looking stored keys up
-//!    through [`key_lookup`] (key ranges, then bloom filters) ([`plan::Plan`]);
-//! 4. [`write`] writes the touched partitions' new versions and the tombstones
-//!    ([`write::Written`]);
-//! 5. [`commit`] asks the commit guard and creates the next snapshot ([`commit::Committed`]).
+//! 1. `input.rs` reads the pending files within the memory budget (`ReadFiles`);
+//! 2. `layout.rs` evolves the table's schema and derives the lake's (`Layout`), and `input.rs`
+//!    assembles the changes into one batch carrying the total order;
+//! 3. `plan/` decides what the changes do, one planner per storage mode (`current.rs`,
+//!    `history.rs`, `scd2.rs`), looking stored keys up through `key_lookup.rs` (key ranges, then
+//!    bloom filters) (`Plan`);
+//! 4. `write.rs` writes the touched partitions' new versions and the tombstones (`Written`);
+//! 5. `commit.rs` asks the commit guard and creates the next snapshot (`Committed`).
 //!
-//! This module holds the API callers use and the orchestration; object names come from
-//! [`crate::lake::paths`].
+//! Each phase returns what it read or wrote (`LookupIo`, `WriteIo`); [`refresh`] sums them into
+//! [`RefreshIo`]. This module holds the API callers use and the orchestration; object names come
+//! from [`crate::lake::paths`], arrow helpers shared by the phases from `batches.rs`.
 
 mod batches;
 mod commit;
@@ -24,6 +25,9 @@ mod key_lookup;
 mod layout;
 mod plan;
 mod write;
+
+/// Rows per batch when streaming stored files and writing output.
+const BATCH_ROWS: usize = 8192;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -203,10 +207,15 @@ impl RefreshIo {
 /// snapshot and the refresh's clock.
 #[derive(Clone, Copy)]
 struct RefreshContext<'a> {
+    /// The lake store.
     lake: &'a Arc<dyn ObjectStore>,
+    /// The table.
     config: &'a TableConfig,
+    /// Its schemas after this refresh.
     layout: &'a Layout,
+    /// The snapshot the refresh starts from.
     previous: &'a TableSnapshot,
+    /// The refresh's clock.
     now: DateTime<Utc>,
 }
 

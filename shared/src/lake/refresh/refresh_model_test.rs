@@ -2,7 +2,7 @@
 //! Property tests: whatever the arrival order, grouping, re-deliveries and crashes, the lake holds
 //! exactly what a naive in-memory model of the total order derives from the changes applied so
 //! far, in each storage mode. The order is (ts, file order key, row position); full-load rows
-//! have no ordering value and precede every CDC change (engine.rs `change_batch`).
+//! have no ordering value and precede every CDC change (refresh/input.rs `change_batch`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -22,7 +22,7 @@ const MAX_FILES: usize = MAX_CDC_FILES + 1;
 /// Arrival slot of the full-load file.
 const LOAD_SLOT: usize = MAX_CDC_FILES;
 
-/// The ORDERS table of engine_test.rs with a bigint amount, in storage mode `mode`, with row
+/// The ORDERS table of refresh_test.rs with a bigint amount, in storage mode `mode`, with row
 /// groups of `row_group_rows` rows (tiny ones make key lookups select among row groups).
 fn config(mode: &str, row_group_rows: usize) -> String {
     format!(

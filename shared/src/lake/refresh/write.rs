@@ -18,12 +18,12 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use super::RefreshContext;
 use super::batches::{project, sort_batch, take_rows};
 use super::error::{MergeError, arrow};
-use super::key_lookup::{BATCH_ROWS, StoredFileId};
+use super::key_lookup::StoredFileId;
 use super::layout::{FileKeys, with_identity_columns};
 use super::plan::Plan;
+use super::{BATCH_ROWS, RefreshContext};
 use crate::lake::lake_files::{LakeFileError, RollingWriter, StoredFile, writer_properties};
 use crate::lake::partitioning::{PartitionValues, assign_partitions};
 use crate::lake::paths::Attempt;
