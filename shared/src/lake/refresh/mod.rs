@@ -256,30 +256,29 @@ pub async fn refresh(
     let (todo, already_applied) = not_yet_applied(&previous, request.pending);
     let read =
         input::read_within_budget(&*stores.staging, config, &todo, request.max_input_bytes).await?;
-    let mut outcome = RefreshOutcome {
-        snapshot: previous,
-        commit: None,
-        counts: RefreshCounts::default(),
-        io: RefreshIo::default(),
-        already_applied,
-        superseded: read.superseded,
-        deferred: read.deferred,
-    };
     if read.inputs.is_empty() {
-        return Ok(outcome);
+        return Ok(RefreshOutcome {
+            snapshot: previous,
+            commit: None,
+            counts: RefreshCounts::default(),
+            io: RefreshIo::default(),
+            already_applied,
+            superseded: read.superseded,
+            deferred: read.deferred,
+        });
     }
-    let layout = Layout::new(config, &outcome.snapshot, &read.inputs)?;
+    let layout = Layout::new(config, &previous, &read.inputs)?;
     let changes = input::change_batch(&layout, config, &read.inputs)?;
     let context = RefreshContext {
         lake: &stores.lake,
         config,
         layout: &layout,
-        previous: &outcome.snapshot,
+        previous: &previous,
         now: request.now,
     };
     let planned = plan::plan(context, &changes).await?;
     let attempt = Attempt {
-        version: outcome.snapshot.version + 1,
+        version: previous.version + 1,
         refresh_id: request.refresh_id,
     };
     let written = write::write(context, &planned, attempt).await?;
@@ -291,11 +290,15 @@ pub async fn refresh(
         guard: request.commit_guard,
     };
     let committed = commit::commit(context, commitment).await?;
-    outcome.snapshot = committed.snapshot;
-    outcome.commit = Some(committed.commit);
-    outcome.counts = planned.counts;
-    outcome.io = io;
-    Ok(outcome)
+    Ok(RefreshOutcome {
+        snapshot: committed.snapshot,
+        commit: Some(committed.commit),
+        counts: planned.counts,
+        io,
+        already_applied,
+        superseded: read.superseded,
+        deferred: read.deferred,
+    })
 }
 
 /// The pending files the snapshot does not contain yet, each once and in order, and the ids of

@@ -195,7 +195,7 @@ struct CarriedOver<'s> {
 
 impl<'w> PartitionWrite<'w> {
     /// Writes the version; `None` when the partition holds no rows any more.
-    async fn write(self) -> Result<(Option<PartitionState>, WriteIo), MergeError> {
+    async fn write(mut self) -> Result<(Option<PartitionState>, WriteIo), MergeError> {
         let folder = self.attempt.partition_folder(self.path);
         let carried = self.carry_over(&folder).await?;
         let mut io = WriteIo {
@@ -204,8 +204,8 @@ impl<'w> PartitionWrite<'w> {
             ..WriteIo::default()
         };
         let mut inputs = carried.decoded;
-        if let Some(rows) = &self.new_rows {
-            inputs.push(batch_stream(project(rows, &self.context.layout.file)?));
+        if let Some(rows) = self.new_rows.take() {
+            inputs.push(batch_stream(project(&rows, &self.context.layout.file)?));
         }
         let folder_path = self.context.root().join(&folder);
         let new_files = write_merged(self.context, folder_path, self.attempt, inputs).await?;
