@@ -13,7 +13,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tributary_shared::domain::dms_layout::StagingLayout;
 use tributary_shared::domain::object_key::ObjectKey;
 use tributary_shared::lake::dms_reader::RecordedVersion;
-use tributary_shared::lake::engine::{
+use tributary_shared::lake::refresh::{
     LakeStores, PendingFile, RefreshOutcome, RefreshRequest, refresh,
 };
 use tributary_shared::lake::table_config::TableConfig;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use tributary_shared::lake::engine::RefreshOutcome;
+use tributary_shared::lake::refresh::RefreshOutcome;
 
 use crate::generate::{CDC_FILE_NAME, CONFIG_JSON, Generator};
 use crate::lake::{BenchLake, peak_rss_mib};

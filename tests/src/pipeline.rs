@@ -21,7 +21,7 @@ use tributary_shared::bootstrap::aws::{self, AwsProcessor};
 use tributary_shared::bootstrap::config::{ProcessorConfig, vars};
 use tributary_shared::contract::BatchSummary;
 use tributary_shared::domain::dms_layout::{SourceTable, StagingLayout};
-use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::lake::refresh::LakeStores;
 use tributary_shared::ports::catalog::{Catalog, CatalogPartition, TableDefinition};
 use tributary_shared::ports::clock::Clock;
 use tributary_shared::ports::file_tracker::FileBacklog;

@@ -21,7 +21,7 @@ use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::bootstrap::config::vars;
 use tributary_shared::bootstrap::metrics::emf_documents;
 use tributary_shared::contract::{BatchSummary, TableSummary};
-use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::lake::refresh::LakeStores;
 use tributary_shared::ports::catalog::{PARQUET_INPUT_FORMAT, PARQUET_SERDE};
 use tributary_shared::ports::clock::Clock;
 use tributary_shared::ports::file_tracker::{

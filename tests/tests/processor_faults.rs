@@ -25,7 +25,7 @@ use object_store::{
 };
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OnceCell};
-use tributary_shared::lake::engine::LakeStores;
+use tributary_shared::lake::refresh::LakeStores;
 use tributary_shared::ports::catalog::{
     Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
 };

@@ -12,7 +12,7 @@ use crate::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use crate::adapters::glue_catalog::GlueCatalog;
 use crate::adapters::s3_object_store::s3_object_store;
 use crate::bootstrap::config::{AwsSettings, BatchManagerConfig, ProcessorConfig};
-use crate::lake::engine::LakeStores;
+use crate::lake::refresh::LakeStores;
 use crate::ports::clock::Clock;
 use crate::services::batch_manager::BatchManager;
 use crate::services::processor::Processor;

@@ -19,7 +19,8 @@ use object_store::{ObjectMeta, ObjectStore};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::lake::snapshot::{DATA_DIR, SNAPSHOT_DIR, TOMBSTONE_DIR, TableSnapshot, child};
+use crate::lake::paths::{self, TableRoot};
+use crate::lake::snapshot::TableSnapshot;
 
 /// How many of the newest snapshots are always kept.
 pub const SNAPSHOTS_KEPT: usize = 20;
@@ -68,66 +69,17 @@ pub async fn collect_garbage(
     snapshot: &TableSnapshot,
     policy: GarbagePolicy<'_>,
 ) -> Result<GarbageReport, GarbageError> {
+    let root = TableRoot::new(root);
     let cutoff =
         policy.now - chrono::Duration::from_std(policy.grace).unwrap_or(chrono::Duration::MAX);
     let mut report = GarbageReport::default();
-    let mut doomed: Vec<ObjectMeta> = Vec::new();
-
-    let referenced: HashSet<&str> = snapshot
-        .partitions
-        .iter()
-        .map(|p| p.location.as_str())
-        .chain(policy.catalog_locations.iter().map(String::as_str))
-        .collect();
-    let mut folders: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
-    for object in list(store, &child(root, DATA_DIR)).await? {
-        let relative = relative_to(root, &object.location);
-        let folder = relative
-            .rsplit_once('/')
-            .map(|(folder, _)| folder.to_owned())
-            .unwrap_or_default();
-        folders.entry(folder).or_default().push(object);
-    }
-    for (folder, objects) in folders {
-        let newest = objects.iter().map(|o| o.last_modified).max();
-        if !referenced.contains(folder.as_str()) && newest.is_some_and(|t| t < cutoff) {
-            report.folders_deleted += 1;
-            doomed.extend(objects);
-        }
-    }
-
-    let tombstones: HashSet<&str> = snapshot
-        .tombstones
-        .iter()
-        .map(|t| t.name.as_str())
-        .collect();
-    for object in list(store, &child(root, TOMBSTONE_DIR)).await? {
-        let name = object.location.filename().unwrap_or_default();
-        if !tombstones.contains(name) && object.last_modified < cutoff {
-            doomed.push(object);
-        }
-    }
-
-    let mut snapshots: Vec<(u64, ObjectMeta)> = list(store, &child(root, SNAPSHOT_DIR))
-        .await?
-        .into_iter()
-        .filter_map(|object| {
-            let version = object
-                .location
-                .filename()?
-                .strip_suffix(".json")?
-                .parse::<u64>()
-                .ok()?;
-            Some((version, object))
-        })
-        .collect();
-    snapshots.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
-    for (version, object) in snapshots.into_iter().skip(SNAPSHOTS_KEPT) {
-        if version < snapshot.version && object.last_modified < cutoff {
-            report.snapshots_deleted += 1;
-            doomed.push(object);
-        }
-    }
+    let (folders, mut doomed) =
+        unreferenced_folders(store, root, snapshot, &policy, cutoff).await?;
+    report.folders_deleted = folders;
+    doomed.extend(unreferenced_tombstones(store, root, snapshot, cutoff).await?);
+    let snapshots = old_snapshots(store, root, snapshot, cutoff).await?;
+    report.snapshots_deleted = snapshots.len() as u64;
+    doomed.extend(snapshots);
 
     report.objects_deleted = doomed.len() as u64;
     report.bytes_deleted = doomed.iter().map(|o| o.size).sum();
@@ -137,10 +89,90 @@ pub async fn collect_garbage(
         .try_collect::<Vec<_>>()
         .await
         .map_err(|source| GarbageError {
-            prefix: root.to_string(),
+            prefix: root.location().to_string(),
             source,
         })?;
     Ok(report)
+}
+
+/// The partition-version folders neither the snapshot nor the catalog references whose newest
+/// object is older than `cutoff`: how many, and their objects.
+async fn unreferenced_folders(
+    store: &dyn ObjectStore,
+    root: TableRoot<'_>,
+    snapshot: &TableSnapshot,
+    policy: &GarbagePolicy<'_>,
+    cutoff: DateTime<Utc>,
+) -> Result<(u64, Vec<ObjectMeta>), GarbageError> {
+    let referenced: HashSet<&str> = snapshot
+        .partitions
+        .iter()
+        .map(|p| p.location.as_str())
+        .chain(policy.catalog_locations.iter().map(String::as_str))
+        .collect();
+    let mut folders: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
+    for object in list(store, &root.data_dir()).await? {
+        let relative = root.relative(&object.location);
+        let folder = relative
+            .rsplit_once('/')
+            .map(|(folder, _)| folder.to_owned())
+            .unwrap_or_default();
+        folders.entry(folder).or_default().push(object);
+    }
+    let mut count = 0;
+    let mut doomed = Vec::new();
+    for (folder, objects) in folders {
+        let newest = objects.iter().map(|o| o.last_modified).max();
+        if !referenced.contains(folder.as_str()) && newest.is_some_and(|t| t < cutoff) {
+            count += 1;
+            doomed.extend(objects);
+        }
+    }
+    Ok((count, doomed))
+}
+
+/// The tombstone files the snapshot does not reference, older than `cutoff`.
+async fn unreferenced_tombstones(
+    store: &dyn ObjectStore,
+    root: TableRoot<'_>,
+    snapshot: &TableSnapshot,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<ObjectMeta>, GarbageError> {
+    let live: HashSet<&str> = snapshot
+        .tombstones
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    Ok(list(store, &root.tombstone_dir())
+        .await?
+        .into_iter()
+        .filter(|object| {
+            let name = object.location.filename().unwrap_or_default();
+            !live.contains(name) && object.last_modified < cutoff
+        })
+        .collect())
+}
+
+/// The snapshot documents beyond the newest [`SNAPSHOTS_KEPT`], older than `snapshot` and than
+/// `cutoff`.
+async fn old_snapshots(
+    store: &dyn ObjectStore,
+    root: TableRoot<'_>,
+    snapshot: &TableSnapshot,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<ObjectMeta>, GarbageError> {
+    let mut snapshots: Vec<(u64, ObjectMeta)> = list(store, &root.snapshot_dir())
+        .await?
+        .into_iter()
+        .filter_map(|object| Some((paths::snapshot_version(&object.location)?, object)))
+        .collect();
+    snapshots.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
+    Ok(snapshots
+        .into_iter()
+        .skip(SNAPSHOTS_KEPT)
+        .filter(|(version, object)| *version < snapshot.version && object.last_modified < cutoff)
+        .map(|(_, object)| object)
+        .collect())
 }
 
 /// Every object under `prefix`.
@@ -153,16 +185,6 @@ async fn list(store: &dyn ObjectStore, prefix: &Path) -> Result<Vec<ObjectMeta>,
             prefix: prefix.to_string(),
             source,
         })
-}
-
-/// `path` relative to `root` (`root` itself is a prefix of every listed path).
-fn relative_to(root: &Path, path: &Path) -> String {
-    let root = root.as_ref();
-    let path = path.as_ref();
-    path.strip_prefix(root)
-        .map(|rest| rest.trim_start_matches('/'))
-        .unwrap_or(path)
-        .to_owned()
 }
 
 #[cfg(test)]

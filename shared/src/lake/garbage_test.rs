@@ -8,6 +8,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 
 use super::*;
 use crate::lake::partitioning::PartitionValues;
+use crate::lake::paths::{SNAPSHOT_DIR, TOMBSTONE_DIR};
 use crate::lake::snapshot::{PartitionState, TombstoneFile};
 
 const GRACE: Duration = Duration::from_secs(10 * 60);
@@ -30,7 +31,7 @@ impl Table {
     async fn put(&self, relative: &str, size: usize) {
         self.store
             .put(
-                &child(&self.root, relative),
+                &TableRoot::new(&self.root).join(relative),
                 PutPayload::from(vec![7u8; size]),
             )
             .await
@@ -51,7 +52,7 @@ impl Table {
             .await
             .unwrap()
             .iter()
-            .map(|o| relative_to(&self.root, &o.location))
+            .map(|o| TableRoot::new(&self.root).relative(&o.location))
             .collect();
         objects.sort();
         objects

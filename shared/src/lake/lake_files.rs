@@ -25,6 +25,7 @@ use parquet::schema::types::ColumnPath;
 use thiserror::Error;
 
 use crate::lake::key_ranges::{KeyBound, RangeTracker, bloom_may_contain};
+use crate::lake::paths::file_name;
 use crate::lake::snapshot::DataFile;
 use crate::lake::table_config::{OutputCompression, OutputOptions};
 
@@ -106,11 +107,6 @@ struct OpenFile {
     writer: AsyncArrowWriter<BufWriter>,
     ranges: RangeTracker,
     rows: u64,
-}
-
-/// The name of a folder's `index`-th file: `<prefix>-NNNNN.parquet`.
-pub fn file_name(prefix: &str, index: usize) -> String {
-    format!("{prefix}-{index:05}.parquet")
 }
 
 /// Writes sorted batches into `<prefix>-NNNNN.parquet` files of one folder, starting a new file when

@@ -1,14 +1,14 @@
-//! The lake: table configuration and the merge engine that turns DMS change files into
-//! partitioned Parquet tables. No AWS types here; storage goes through `object_store`.
+//! The lake: table configuration and the merge engine ([`refresh`]) that turns DMS change files
+//! into partitioned Parquet tables. No AWS types here; storage goes through `object_store`.
 
 pub mod change_order;
 pub mod dms_reader;
-pub mod engine;
 pub mod garbage;
 pub mod key_ranges;
 pub mod lake_files;
-pub mod lake_keys;
 pub mod partitioning;
+pub mod paths;
+pub mod refresh;
 pub mod schema_evolution;
 pub mod snapshot;
 pub mod sorted_merge;

@@ -9,20 +9,15 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::path::{Path, PathPart};
+use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::lake::key_ranges::KeyRange;
 use crate::lake::partitioning::PartitionValues;
+use crate::lake::paths::{self, TableRoot};
 
-/// Folder (under the table root) of snapshot documents.
-pub const SNAPSHOT_DIR: &str = "_tributary/snapshots";
-/// Folder (under the table root) of tombstone files.
-pub const TOMBSTONE_DIR: &str = "_tributary/tombstones";
-/// Folder (under the table root) of partition versions.
-pub const DATA_DIR: &str = "data";
 /// Version of the snapshot document format.
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
@@ -93,7 +88,7 @@ pub struct DataFile {
 /// A file of remembered deletes: key columns and the `cdc_order` of the delete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TombstoneFile {
-    /// File name inside [`TOMBSTONE_DIR`].
+    /// File name inside [`paths::TOMBSTONE_DIR`].
     pub name: String,
     /// When the deletes were applied; the file expires after the tombstone retention.
     pub created_at: DateTime<Utc>,
@@ -177,30 +172,14 @@ impl TableSnapshot {
     }
 }
 
-/// Path of snapshot `version` of the table at `root`.
-pub fn snapshot_path(root: &Path, version: u64) -> Path {
-    child(root, &format!("{SNAPSHOT_DIR}/{version:020}.json"))
-}
-
-/// `root/relative`. Segments are taken as they are (Hive-escaped partition values keep their
-/// `%XX`); a segment object_store rejects is percent-encoded instead.
-pub fn child(root: &Path, relative: &str) -> Path {
-    relative
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .fold(root.clone(), |path, part| match PathPart::parse(part) {
-            Ok(part) => path.join(part),
-            Err(_) => path.join(part),
-        })
-}
-
 /// Loads the newest snapshot of the table at `root`, or the empty snapshot.
 pub async fn load_latest(
     store: &dyn ObjectStore,
     root: &Path,
     table_id: &str,
 ) -> Result<TableSnapshot, SnapshotError> {
-    let prefix = child(root, SNAPSHOT_DIR);
+    let root = TableRoot::new(root);
+    let prefix = root.snapshot_dir();
     let storage = |source| SnapshotError::Storage {
         path: prefix.to_string(),
         source,
@@ -212,18 +191,12 @@ pub async fn load_latest(
         .map_err(storage)?;
     let latest = listed
         .iter()
-        .filter_map(|meta| {
-            meta.location
-                .filename()?
-                .strip_suffix(".json")?
-                .parse::<u64>()
-                .ok()
-        })
+        .filter_map(|meta| paths::snapshot_version(&meta.location))
         .max();
     let Some(version) = latest else {
         return Ok(TableSnapshot::empty(table_id));
     };
-    let path = snapshot_path(root, version);
+    let path = root.snapshot(version);
     let storage = |source| SnapshotError::Storage {
         path: path.to_string(),
         source,
@@ -259,7 +232,7 @@ pub async fn commit(
     root: &Path,
     snapshot: &TableSnapshot,
 ) -> Result<Path, SnapshotError> {
-    let path = snapshot_path(root, snapshot.version);
+    let path = TableRoot::new(root).snapshot(snapshot.version);
     let body = serde_json::to_vec_pretty(snapshot).map_err(|e| SnapshotError::Corrupt {
         path: path.to_string(),
         detail: e.to_string(),

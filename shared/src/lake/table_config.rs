@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::dms_layout::SourceTable;
-use crate::lake::lake_keys::{S3_MAX_KEY_BYTES, longest_key_bytes};
+use crate::lake::paths::{S3_MAX_KEY_BYTES, longest_key_bytes};
 
 /// Columns Tributary adds to lake rows. Source columns must not use these names.
 pub mod meta_columns {

@@ -16,11 +16,12 @@ use tempfile::TempDir;
 use crate::domain::dms_layout::StagingLayout;
 use crate::domain::object_key::ObjectKey;
 use crate::lake::dms_reader::RecordedVersion;
-use crate::lake::engine::{
+use crate::lake::lake_files::StoredFile;
+use crate::lake::paths::TableRoot;
+use crate::lake::refresh::{
     CommitGuard, LakeStores, MergeError, PendingFile, RefreshOutcome, RefreshRequest, refresh,
 };
-use crate::lake::lake_files::StoredFile;
-use crate::lake::snapshot::{self, TableSnapshot, child};
+use crate::lake::snapshot::{self, TableSnapshot};
 use crate::lake::table_config::{TableConfig, meta_columns};
 
 /// The staging bucket name used by the fixture.
@@ -137,10 +138,8 @@ impl Lake {
         let mut rows = Vec::new();
         for partition in &snapshot.partitions {
             for file in &partition.files {
-                let path = child(
-                    &child(&self.config.location, &partition.location),
-                    &file.name,
-                );
+                let path = TableRoot::new(&self.config.location)
+                    .data_file(&partition.location, &file.name);
                 for batch in self.read_file(path, file.size).await {
                     let missing: Vec<&str> = snapshot
                         .columns

@@ -20,7 +20,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::contract::{BatchInput, BatchSummary, TableSummary};
-use crate::lake::engine::{CommitGuard, LakeStores};
+use crate::lake::refresh::{CommitGuard, LakeStores};
 use crate::lake::table_config::TableConfig;
 use crate::ports::catalog::Catalog;
 use crate::ports::clock::Clock;

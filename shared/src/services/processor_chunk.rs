@@ -12,8 +12,8 @@ use tracing::{error, info, warn};
 
 use super::{Chunk, Done, LeaseGuard, Processor, TableSummary, chrono_duration, truncate};
 use crate::lake::dms_reader::RecordedVersion;
-use crate::lake::engine::{self, MergeError, PendingFile, RefreshOutcome, RefreshRequest};
 use crate::lake::garbage::{GarbagePolicy, collect_garbage};
+use crate::lake::refresh::{self, MergeError, PendingFile, RefreshOutcome, RefreshRequest};
 use crate::lake::snapshot;
 use crate::lake::table_config::{OnBadFile, StorageMode, TableConfig};
 use crate::ports::catalog::Catalog;
@@ -644,7 +644,7 @@ where
             commit_guard: Some(&guard),
             max_input_bytes: self.settings.backlog_limit.max_bytes,
         };
-        let outcome = engine::refresh(&self.stores, request)
+        let outcome = refresh::refresh(&self.stores, request)
             .await
             .map_err(|e| merge_failure(&e, files, guard.lost.load(Ordering::SeqCst)))?;
         let table_id = run.lease.table_id.as_str();

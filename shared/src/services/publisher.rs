@@ -15,7 +15,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::lake::partitioning::{HIVE_DEFAULT_PARTITION, PartitionLimitError};
-use crate::lake::snapshot::{DATA_DIR, TableSnapshot, child};
+use crate::lake::paths::{self, DATA_DIR, TableRoot};
+use crate::lake::snapshot::TableSnapshot;
 use crate::lake::table_config::{
     PartitionTransform, TableConfig, hive_type_name, mode_fields, partition_key_names,
 };
@@ -23,9 +24,6 @@ use crate::ports::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
     PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE, PartitionFailure, TableDefinition,
 };
-
-/// Folder an unpartitioned table points to while it holds no rows (never written to).
-pub const EMPTY_TABLE_DIR: &str = "_empty";
 
 /// Table parameter naming the Tributary table id.
 pub const TABLE_ID_PARAMETER: &str = "tributary.table_id";
@@ -109,11 +107,7 @@ pub struct PublishReport {
 
 /// The S3 URL of `relative` (a folder under the table root), with a trailing `/`.
 pub fn location_url(lake_url: &str, config: &TableConfig, relative: &str) -> String {
-    format!(
-        "{}/{}/",
-        lake_url.trim_end_matches('/'),
-        child(&config.location, relative)
-    )
+    paths::folder_url(lake_url, &TableRoot::new(&config.location).join(relative))
 }
 
 /// The catalog table the snapshot should be published as. `lake_url` is the lake bucket's URL,
@@ -166,7 +160,7 @@ pub fn table_definition(
         location_url(
             lake_url,
             config,
-            &current.unwrap_or_else(|| format!("{DATA_DIR}/{EMPTY_TABLE_DIR}")),
+            &current.unwrap_or_else(paths::empty_table_folder),
         )
     } else {
         location_url(lake_url, config, DATA_DIR)

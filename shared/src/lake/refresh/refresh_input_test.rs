@@ -9,6 +9,8 @@ use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::*;
+use crate::lake::change_order::ChangeOrderError;
+use crate::lake::dms_reader::ReadError;
 use crate::lake::partitioning::PartitionLimitError;
 use crate::lake::test_support::{Lake, lake_objects, parquet_bytes};
 
@@ -625,7 +627,7 @@ async fn a_refresh_with_the_longest_refresh_id_writes_keys_as_long_as_predicted(
             ),
         )
         .await;
-    let refresh_id = "x".repeat(lake_keys::MAX_REFRESH_ID_LEN);
+    let refresh_id = "x".repeat(paths::MAX_REFRESH_ID_LEN);
     let request = RefreshRequest {
         config: &lake.config,
         pending: std::slice::from_ref(&file),
@@ -642,9 +644,9 @@ async fn a_refresh_with_the_longest_refresh_id_writes_keys_as_long_as_predicted(
         .unwrap();
     assert_eq!(
         data.len(),
-        lake_keys::longest_key_bytes(&lake.config.location, "region=eu")
+        paths::longest_key_bytes(&lake.config.location, "region=eu")
     );
-    let unpartitioned = lake_keys::longest_key_bytes(&lake.config.location, "");
+    let unpartitioned = paths::longest_key_bytes(&lake.config.location, "");
     assert!(
         objects
             .iter()

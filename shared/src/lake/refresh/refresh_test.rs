@@ -12,7 +12,9 @@ use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 
 use super::*;
+use crate::lake::snapshot::SnapshotError;
 use crate::lake::test_support::{Lake, lake_objects, parquet_bytes};
+use arrow::array::AsArray;
 
 const ORDERS: &str = r#"{
   "source": {"schema": "sales", "table": "orders"},
@@ -521,10 +523,8 @@ async fn output_files_are_compressed_sorted_with_statistics_and_key_bloom_filter
     let snapshot = lake.snapshot().await;
     let partition = &snapshot.partitions[0];
     let file = &partition.files[0];
-    let path = crate::lake::snapshot::child(
-        &crate::lake::snapshot::child(&lake.config.location, &partition.location),
-        &file.name,
-    );
+    let path = crate::lake::paths::TableRoot::new(&lake.config.location)
+        .data_file(&partition.location, &file.name);
     let bytes = object_store::ObjectStoreExt::get(&*lake.stores.lake, &path)
         .await
         .unwrap()
@@ -658,7 +658,7 @@ async fn committing_a_snapshot_version_that_exists_is_a_conflict() {
     lake.refresh(&[first]).await.unwrap();
     let mut next = lake.snapshot().await;
     next.version = 2;
-    let blocker = crate::lake::snapshot::snapshot_path(&lake.config.location, 2);
+    let blocker = crate::lake::paths::TableRoot::new(&lake.config.location).snapshot(2);
     let error =
         crate::lake::snapshot::commit(&*lake.stores.lake, &lake.config.location, &next).await;
     assert!(error.is_ok());
@@ -846,7 +846,7 @@ async fn a_refused_commit_commits_nothing_and_a_later_refresh_commits_normally()
         "{error:?}"
     );
     assert_eq!(refuse.asked(), 1);
-    let second_snapshot = crate::lake::snapshot::snapshot_path(&lake.config.location, 2);
+    let second_snapshot = crate::lake::paths::TableRoot::new(&lake.config.location).snapshot(2);
     assert!(
         !lake_objects(&lake)
             .await

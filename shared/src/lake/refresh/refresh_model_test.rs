@@ -2,7 +2,7 @@
 //! Property tests: whatever the arrival order, grouping, re-deliveries and crashes, the lake holds
 //! exactly what a naive in-memory model of the total order derives from the changes applied so
 //! far, in each storage mode. The order is (ts, file order key, row position); full-load rows
-//! have no ordering value and precede every CDC change (engine.rs `change_batch`).
+//! have no ordering value and precede every CDC change (refresh/input.rs `change_batch`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -11,8 +11,8 @@ use object_store::{ObjectStoreExt, PutPayload};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::lake::engine::{PendingFile, RefreshCounts};
-use crate::lake::snapshot::{DATA_DIR, TOMBSTONE_DIR, child, snapshot_path};
+use crate::lake::paths::{DATA_DIR, TOMBSTONE_DIR, TableRoot};
+use crate::lake::refresh::{PendingFile, RefreshCounts};
 use crate::lake::test_support::Lake;
 
 /// CDC files a scenario may split its changes into.
@@ -22,7 +22,7 @@ const MAX_FILES: usize = MAX_CDC_FILES + 1;
 /// Arrival slot of the full-load file.
 const LOAD_SLOT: usize = MAX_CDC_FILES;
 
-/// The ORDERS table of engine_test.rs with a bigint amount, in storage mode `mode`, with row
+/// The ORDERS table of refresh_test.rs with a bigint amount, in storage mode `mode`, with row
 /// groups of `row_group_rows` rows (tiny ones make key lookups select among row groups).
 fn config(mode: &str, row_group_rows: usize) -> String {
     format!(
@@ -445,16 +445,13 @@ async fn leave_junk(lake: &Lake, refresh: usize) {
         .copied()
         .chain((0..200u32).map(|i| (i * 37 + refresh as u32) as u8))
         .collect();
-    let data = child(
-        &lake.config.location,
-        &format!(
-            "{DATA_DIR}/region={region}/v{next:010}-crashed{refresh}/part-{next:010}-00000.parquet"
-        ),
-    );
-    let tombstone = child(
-        &lake.config.location,
-        &format!("{TOMBSTONE_DIR}/v{next:010}-crashed{refresh}-00000.parquet"),
-    );
+    let root = TableRoot::new(&lake.config.location);
+    let data = root.join(&format!(
+        "{DATA_DIR}/region={region}/v{next:010}-crashed{refresh}/part-{next:010}-00000.parquet"
+    ));
+    let tombstone = root.join(&format!(
+        "{TOMBSTONE_DIR}/v{next:010}-crashed{refresh}-00000.parquet"
+    ));
     for path in [data, tombstone] {
         lake.stores
             .lake
@@ -529,7 +526,7 @@ async fn play(mode: &str, scenario: &Scenario) -> Result<(), TestCaseError> {
                 .ok_or_else(|| failed("refresh before the crash", "nothing committed"))?;
             lake.stores
                 .lake
-                .delete(&snapshot_path(&lake.config.location, version))
+                .delete(&TableRoot::new(&lake.config.location).snapshot(version))
                 .await
                 .unwrap();
             prop_assert_eq!(
