@@ -2,6 +2,7 @@
 //! created from the stack template for a prefix of its own (docs/DESIGN.md, "Configuration
 //! manifests"): validation with located problems, plans, idempotent applies, deactivation
 //! instead of deletion, and export round trips.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! local runner end to end, `status`/`files`/`history`/`retry` on a pipeline with pending,
 //! failed, quarantined and busy tables, a local run killed mid-refresh, `export`, the staging
 //! bucket's versions, the emulator's life cycle under `local up/down`, and how errors print.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -3,6 +3,9 @@
 //!
 //! Every test creates its own uniquely named resources, so tests run in parallel against one
 //! emulator without seeing each other's data.
+//!
+//! This crate is test code: a failed setup step should stop the test at once, loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod cli;
 pub mod holding_proxy;

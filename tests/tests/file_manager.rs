@@ -1,6 +1,7 @@
 //! file-manager against the local AWS emulator, through the real SDK clients.
 //!
 //! Test names state the invariant they prove (docs/DESIGN.md, "File tracker").
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -10,6 +10,7 @@
 //! partitions, with the fault in one of the rounds, and is compared row by row with the clean
 //! run's table of its mode. `a_lost_commit_race_is_a_conflict_and_publishes_nothing` races two
 //! real refreshes of one table to its create-only snapshot put.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

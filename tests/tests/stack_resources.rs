@@ -1,6 +1,7 @@
 //! The stack's resources created on the local AWS emulator from the template's own definitions
 //! (docs/DESIGN.md §12): what the local environment and the test harness run on is what the
 //! stack deploys.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;

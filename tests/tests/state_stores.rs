@@ -3,6 +3,7 @@
 //! refresh history and last outcomes, the table registry and cadences.
 //!
 //! Test names state the invariant they prove (docs/DESIGN.md §2 and §11).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tributary_shared::adapters::dynamodb_file_tracker::{
