@@ -297,8 +297,10 @@ where
             } else if self.too_late(invocation, slowest_chunk) {
                 TableSummary::new(table_id, RefreshOutcomeKind::Deferred)
             } else {
-                self.run_table(table_id, invocation, &mut slowest_chunk)
-                    .await
+                // Boxed: one table's refresh is a deep chain of futures (engine, catalog, state
+                // stores); boxing it here keeps the callers' futures shallow enough for the
+                // compiler's default layout depth.
+                Box::pin(self.run_table(table_id, invocation, &mut slowest_chunk)).await
             };
             info!(table_id = %summary.table, outcome = summary.outcome.as_str(),
                 refreshes = summary.refreshes, files = summary.totals.files,
