@@ -804,33 +804,33 @@ impl FileBacklog for DynamoDbFileTracker {
         if !failure.keep_pending {
             removed.push(attr::PENDING_TABLE_ID);
         }
-        let mut set = vec![
-            (attr::FAILURES, number_value(failure.failures)),
-            (attr::LAST_ERROR, string_value(&failure.error)),
-            (attr::STATUS, string_value(failure.status.as_str())),
-            (attr::LAST_FAILED_AT, string_value(timestamp(at))),
-        ];
-        if let Some(fingerprint) = &failure.fingerprint {
-            set.push((
-                attr::LAST_ERROR_FINGERPRINT,
-                string_value(fingerprint.as_str()),
-            ));
-        }
-        let assignments: Vec<String> = set
-            .iter()
-            .map(|(name, _)| format!("#{name} = :{name}"))
-            .collect();
-        let expression = format!(
-            "SET {} REMOVE {}",
-            assignments.join(", "),
-            name_list(&removed)
+        let mut assignments = String::from(
+            "#failures = :failures, #last_error = :last_error, #status = :status, \
+             #last_failed_at = :last_failed_at",
         );
-        let mut attributes: Vec<&str> = set.iter().map(|(name, _)| *name).collect();
+        let mut attributes = vec![
+            attr::FAILURES,
+            attr::LAST_ERROR,
+            attr::STATUS,
+            attr::LAST_FAILED_AT,
+        ];
+        let mut values = Item::from([
+            (":failures".to_owned(), number_value(failure.failures)),
+            (":last_error".to_owned(), string_value(&failure.error)),
+            (":status".to_owned(), string_value(failure.status.as_str())),
+            (":last_failed_at".to_owned(), string_value(timestamp(at))),
+        ]);
+        // Without a fingerprint the stored one is kept (a failure recorded again as it was).
+        if let Some(fingerprint) = &failure.fingerprint {
+            assignments.push_str(", #last_error_fingerprint = :fingerprint");
+            attributes.push(attr::LAST_ERROR_FINGERPRINT);
+            values.insert(
+                ":fingerprint".to_owned(),
+                string_value(fingerprint.as_str()),
+            );
+        }
+        let expression = format!("SET {assignments} REMOVE {}", name_list(&removed));
         attributes.extend(removed);
-        let values = set
-            .into_iter()
-            .map(|(name, value)| (format!(":{name}"), value))
-            .collect();
         let update = self.file_update(
             &lease.table_id,
             &failure.file_id,

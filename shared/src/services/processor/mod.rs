@@ -180,3 +180,7 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
 #[cfg(test)]
 #[path = "input_test.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "service_test.rs"]
+mod service_tests;
