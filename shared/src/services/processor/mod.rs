@@ -8,12 +8,14 @@
 //! attributed ([`quarantine`] counts a file's failures) → [`apply`]: attempt recorded, merge and
 //! commit (the commit point is the lake snapshot, guarded by the lease), publish to the catalog,
 //! record the files, collect garbage. What a table's summary and history become from what
-//! happened are pure rules ([`outcome`]) over typed failures ([`failure`]). A table's failure is
+//! happened are pure rules ([`outcome`]) over typed failures ([`failure`]) and their
+//! [`fingerprint`]s. A table's failure is
 //! recorded and the next table runs; only an unreadable input fails the invocation.
 
 mod apply;
 mod chunk;
 mod failure;
+mod fingerprint;
 mod lease;
 mod outcome;
 mod quarantine;
@@ -139,10 +141,14 @@ impl<R: TableRegistry, T: ProcessingTracker, B: FileBacklog, C: Catalog> Process
             } else if self.too_late(invocation, slowest_chunk) {
                 TableSummary::new(table_id, RefreshOutcomeKind::Deferred)
             } else {
+                let started = self.clock.now();
                 // Boxed: one table's refresh is a deep chain of futures (engine, catalog, state
                 // stores); boxing it here keeps the callers' futures shallow enough for the
                 // compiler's default layout depth.
-                Box::pin(self.run_table(table_id, invocation, &mut slowest_chunk)).await
+                let refresh = self.refresh_table(table_id, invocation, &mut slowest_chunk);
+                let mut summary = Box::pin(refresh).await;
+                summary.duration_ms = elapsed_ms(started, self.clock.now());
+                summary
             };
             info!(table_id = %summary.table, outcome = summary.outcome.as_str(),
                 refreshes = summary.refreshes, files = summary.totals.files,
@@ -170,6 +176,11 @@ impl<R: TableRegistry, T: ProcessingTracker, B: FileBacklog, C: Catalog> Process
             self.settings.deadline_margin + slowest_chunk,
         )
     }
+}
+
+/// Milliseconds from `start` to `end` (0 when the clock went back).
+fn elapsed_ms(start: DateTime<Utc>, end: DateTime<Utc>) -> u64 {
+    (end - start).num_milliseconds().try_into().unwrap_or(0)
 }
 
 /// `duration` as a chrono duration (the longest one when it does not fit).

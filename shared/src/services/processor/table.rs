@@ -18,26 +18,8 @@ use crate::ports::processing_tracker::{ProcessingTracker, RefreshRecord, Refresh
 use crate::ports::table_registry::TableRegistry;
 
 impl<R: TableRegistry, T: ProcessingTracker, B: FileBacklog, C: Catalog> Processor<R, T, B, C> {
-    /// Refreshes one table and reports how long it took.
-    pub(super) async fn run_table(
-        &self,
-        table_id: &str,
-        invocation: &Invocation,
-        slowest_chunk: &mut Duration,
-    ) -> TableSummary {
-        let started = self.clock.now();
-        let mut summary = self
-            .refresh_table(table_id, invocation, slowest_chunk)
-            .await;
-        summary.duration_ms = (self.clock.now() - started)
-            .num_milliseconds()
-            .try_into()
-            .unwrap_or(0);
-        summary
-    }
-
-    /// Lease, run, release.
-    async fn refresh_table(
+    /// Refreshes one table: lease, run, release.
+    pub(super) async fn refresh_table(
         &self,
         table_id: &str,
         invocation: &Invocation,
