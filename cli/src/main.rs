@@ -1,9 +1,6 @@
 //! The `tributary` command: configure and watch a deployed pipeline, or run the whole pipeline
 //! on the local AWS emulator.
 
-// The in-process refresh is a deep chain of async calls (as in the processor function).
-#![recursion_limit = "256"]
-
 mod commands;
 mod config;
 mod connection;

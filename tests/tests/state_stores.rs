@@ -17,8 +17,8 @@ use tributary_shared::domain::dms_layout::StagingLayout;
 use tributary_shared::domain::object_key::ObjectKey;
 use tributary_shared::domain::s3_events::{EventKey, ObjectCreated};
 use tributary_shared::ports::file_tracker::{
-    Arrival, BacklogLimit, BacklogOverview, BacklogSummary, FileAttempt, FileBacklog, FileFailure,
-    FileStatus, FileTracker, LandedFile, RecordOutcome, SupersededFile,
+    Arrival, BacklogLimit, BacklogOverview, BacklogSummary, FailureFingerprint, FileAttempt,
+    FileBacklog, FileFailure, FileStatus, FileTracker, LandedFile, RecordOutcome, SupersededFile,
 };
 use tributary_shared::ports::processing_tracker::{
     LastOutcomes, Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
@@ -235,6 +235,7 @@ fn failure(file_id: &str, status: FileStatus, keep_pending: bool) -> FileFailure
         file_id: file_id.to_owned(),
         failures: 3,
         error: "column `id` is missing".to_owned(),
+        fingerprint: Some(FailureFingerprint::new("merge/missing_column")),
         status,
         keep_pending,
     }
@@ -615,6 +616,55 @@ async fn record_failure_keeps_the_file_pending_with_its_count_and_error() {
     let item = stores.file_item(&ids[0]).await;
     assert!(!item.contains_key(file_attr::FAILURES));
     assert!(!item.contains_key(file_attr::LAST_ERROR));
+}
+
+#[tokio::test]
+async fn a_failure_fingerprint_is_stored_beside_the_error_and_kept_when_recorded_without_one() {
+    let stores = Stores::new().await;
+    let ids = stores.land(1, 10, |i| i).await;
+    let (lease, _) = stores.lease("owner-a", t0()).await;
+    let pending = stores.files.pending(TABLE_ID, NO_LIMIT).await;
+    assert_eq!(
+        pending.expect("read the backlog")[0].last_fingerprint,
+        None,
+        "a file never failed has none"
+    );
+
+    let counted = failure(&ids[0], FileStatus::Landed, true);
+    stores
+        .files
+        .record_failure(&lease, &counted, t0())
+        .await
+        .expect("record the failure");
+    let set_aside = FileFailure {
+        fingerprint: None,
+        ..failure(&ids[0], FileStatus::Quarantined, true)
+    };
+    stores
+        .files
+        .record_failure(&lease, &set_aside, t0())
+        .await
+        .expect("record it again without a fingerprint");
+    let pending = stores.files.pending(TABLE_ID, NO_LIMIT).await;
+    assert_eq!(
+        pending.expect("read the backlog")[0].last_fingerprint,
+        Some(FailureFingerprint::new("merge/missing_column"))
+    );
+    assert_eq!(
+        string_attr(
+            &stores.file_item(&ids[0]).await,
+            file_attr::LAST_ERROR_FINGERPRINT
+        ),
+        "merge/missing_column"
+    );
+
+    stores
+        .files
+        .mark_processed(&lease, &ids, "r-2", t0(), t0() + Duration::days(7))
+        .await
+        .expect("mark processed");
+    let item = stores.file_item(&ids[0]).await;
+    assert!(!item.contains_key(file_attr::LAST_ERROR_FINGERPRINT));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! — its active tables with work, in batches of table ids for the Map state. An unknown cadence or
 //! unusable batch settings fail the invocation, and with it the execution.
 
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tributary_shared::bootstrap::config::BatchManagerConfig;
 use tributary_shared::bootstrap::{aws, telemetry};
@@ -14,10 +14,7 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load_sdk_config(&config.aws).await;
     let manager = &aws::batch_manager(&config, &sdk);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        manager.plan(&event.payload).await.map_err(|e| Diagnostic {
-            error_type: e.kind().to_owned(),
-            error_message: e.to_string(),
-        })
+        manager.plan(&event.payload).await
     }))
     .await
 }

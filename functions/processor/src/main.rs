@@ -2,19 +2,14 @@
 //! and publishes the results to the Glue catalog. Returns a summary per table; only an unusable
 //! input fails the invocation.
 
-// The refresh is a deep chain of async calls; laying out its future needs more than the default
-// query depth (128).
-#![recursion_limit = "256"]
-
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use tributary_shared::bootstrap::config::ProcessorConfig;
 use tributary_shared::bootstrap::{aws, metrics, telemetry};
 use tributary_shared::ports::clock::SystemClock;
-use tributary_shared::services::processor::Invocation;
+use tributary_shared::services::processor::{Invocation, InvocationError};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -23,19 +18,10 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load_sdk_config(&config.aws).await;
     let processor = &aws::processor(&config, &sdk, Arc::new(SystemClock))?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let invocation = Invocation {
-            deadline: DateTime::<Utc>::from(event.context.deadline()),
-            request_id: event.context.request_id,
-        };
-        let summary = processor
-            .handle(&event.payload, &invocation)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: e.kind().to_owned(),
-                error_message: e.to_string(),
-            })?;
+        let invocation = Invocation::from(&event.context);
+        let summary = processor.handle(&event.payload, &invocation).await?;
         metrics::emit(&summary);
-        Ok::<_, Diagnostic>(summary)
+        Ok::<_, InvocationError>(summary)
     }))
     .await
 }

@@ -47,9 +47,9 @@ use crate::adapters::dynamodb_processing_tracker::fenced_write;
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::domain::dms_layout::{FileFormat, FileKind};
 use crate::ports::file_tracker::{
-    Arrival, BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FileAttempt, FileBacklog,
-    FileFailure, FileStatus, FileTracker, KeyVersion, LandedFile, RecordOutcome, SupersededFile,
-    TrackedFile, UnrecognizedObject, UnroutedRecord,
+    Arrival, BacklogFile, BacklogLimit, BacklogOverview, BacklogSummary, FailureFingerprint,
+    FileAttempt, FileBacklog, FileFailure, FileStatus, FileTracker, KeyVersion, LandedFile,
+    RecordOutcome, SupersededFile, TrackedFile, UnrecognizedObject, UnroutedRecord,
 };
 use crate::ports::processing_tracker::Lease;
 use crate::ports::state_store::StoreError;
@@ -102,6 +102,8 @@ pub mod attr {
     pub const FAILURES: &str = "failures";
     /// The error of the last failed refresh of the file.
     pub const LAST_ERROR: &str = "last_error";
+    /// The fingerprint of that failure (absent on items failed before fingerprints existed).
+    pub const LAST_ERROR_FINGERPRINT: &str = "last_error_fingerprint";
     /// When a refresh last failed on the file (RFC 3339, UTC).
     pub const LAST_FAILED_AT: &str = "last_failed_at";
     /// Why an `unregistered` or `unrecognized` object is not applied.
@@ -349,6 +351,9 @@ impl DynamoDbFileTracker {
             last_error: read
                 .optional(attr::LAST_ERROR, ItemReader::string)?
                 .map(str::to_owned),
+            last_fingerprint: read
+                .optional(attr::LAST_ERROR_FINGERPRINT, ItemReader::string)?
+                .map(FailureFingerprint::new),
             etag: read
                 .optional(attr::ETAG, ItemReader::string)?
                 .map(str::to_owned),
@@ -760,7 +765,12 @@ impl FileBacklog for DynamoDbFileTracker {
             ),
         ]);
         let removed = [
-            &[attr::PENDING_TABLE_ID, attr::FAILURES, attr::LAST_ERROR][..],
+            &[
+                attr::PENDING_TABLE_ID,
+                attr::FAILURES,
+                attr::LAST_ERROR,
+                attr::LAST_ERROR_FINGERPRINT,
+            ][..],
             &ATTEMPT,
         ]
         .concat();
@@ -794,10 +804,9 @@ impl FileBacklog for DynamoDbFileTracker {
         if !failure.keep_pending {
             removed.push(attr::PENDING_TABLE_ID);
         }
-        let expression = format!(
-            "SET #failures = :failures, #last_error = :last_error, #status = :status, \
-             #last_failed_at = :last_failed_at REMOVE {}",
-            name_list(&removed)
+        let mut assignments = String::from(
+            "#failures = :failures, #last_error = :last_error, #status = :status, \
+             #last_failed_at = :last_failed_at",
         );
         let mut attributes = vec![
             attr::FAILURES,
@@ -805,18 +814,29 @@ impl FileBacklog for DynamoDbFileTracker {
             attr::STATUS,
             attr::LAST_FAILED_AT,
         ];
+        let mut values = Item::from([
+            (":failures".to_owned(), number_value(failure.failures)),
+            (":last_error".to_owned(), string_value(&failure.error)),
+            (":status".to_owned(), string_value(failure.status.as_str())),
+            (":last_failed_at".to_owned(), string_value(timestamp(at))),
+        ]);
+        // Without a fingerprint the stored one is kept (a failure recorded again as it was).
+        if let Some(fingerprint) = &failure.fingerprint {
+            assignments.push_str(", #last_error_fingerprint = :fingerprint");
+            attributes.push(attr::LAST_ERROR_FINGERPRINT);
+            values.insert(
+                ":fingerprint".to_owned(),
+                string_value(fingerprint.as_str()),
+            );
+        }
+        let expression = format!("SET {assignments} REMOVE {}", name_list(&removed));
         attributes.extend(removed);
         let update = self.file_update(
             &lease.table_id,
             &failure.file_id,
             &expression,
             &attributes,
-            Item::from([
-                (":failures".to_owned(), number_value(failure.failures)),
-                (":last_error".to_owned(), string_value(&failure.error)),
-                (":status".to_owned(), string_value(failure.status.as_str())),
-                (":last_failed_at".to_owned(), string_value(timestamp(at))),
-            ]),
+            values,
         )?;
         fenced_write(&self.client, STORE, lease_table, lease, vec![update]).await
     }

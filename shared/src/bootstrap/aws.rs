@@ -11,10 +11,13 @@ use crate::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
 use crate::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use crate::adapters::glue_catalog::GlueCatalog;
 use crate::adapters::s3_object_store::s3_object_store;
-use crate::bootstrap::config::{AwsSettings, BatchManagerConfig, ProcessorConfig};
+use crate::bootstrap::config::{
+    AwsSettings, BatchManagerConfig, FileManagerConfig, ProcessorConfig,
+};
 use crate::lake::refresh::LakeStores;
 use crate::ports::clock::Clock;
 use crate::services::batch_manager::BatchManager;
+use crate::services::file_manager::FileManager;
 use crate::services::processor::Processor;
 
 /// Loads the SDK configuration once; build every client from the result.
@@ -74,6 +77,21 @@ pub fn processor(
         ports,
         clock,
     ))
+}
+
+/// The file-manager wired to AWS: the DynamoDB file tracker (records) and table registry (which
+/// tables are registered).
+pub type AwsFileManager = FileManager<DynamoDbFileTracker, DynamoDbTableRegistry>;
+
+/// Builds the file-manager from its configuration and one SDK configuration.
+pub fn file_manager(config: &FileManagerConfig, sdk: &SdkConfig) -> AwsFileManager {
+    let dynamodb = dynamodb_client(sdk);
+    FileManager::new(
+        config.layout.clone(),
+        DynamoDbFileTracker::new(dynamodb.clone(), &config.file_tracker_table),
+        DynamoDbTableRegistry::new(dynamodb, &config.config_table),
+        config.write_concurrency,
+    )
 }
 
 /// The batch-manager wired to AWS: the DynamoDB registry (cadences and tables), file tracker

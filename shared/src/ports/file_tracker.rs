@@ -266,10 +266,14 @@ pub struct BacklogFile {
     pub landed_at: DateTime<Utc>,
     /// `landed`, or `quarantined` when a quarantined file blocks the table.
     pub status: FileStatus,
-    /// How many consecutive refreshes failed on this file with `last_error`.
+    /// How many consecutive refreshes failed on this file with the same failure (the same
+    /// `last_fingerprint`).
     pub failures: u32,
     /// The error of the last failed refresh of this file.
     pub last_error: Option<String>,
+    /// The fingerprint of that failure; absent on items whose last failure was recorded before
+    /// fingerprints were.
+    pub last_fingerprint: Option<FailureFingerprint>,
     /// ETag recorded when the object landed.
     pub etag: Option<String>,
     /// S3 version id recorded when the object landed (versioned buckets).
@@ -375,15 +379,36 @@ impl BacklogLimit {
     }
 }
 
+/// The stable identity of a failure, stored beside its text: what failed and how (e.g.
+/// `merge/bad_file/csv`), without the details the text carries. Repeated failures of a file are
+/// counted by it, never by comparing texts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FailureFingerprint(String);
+
+impl FailureFingerprint {
+    /// The fingerprint `value` (as made by the processor, or read back from an item).
+    pub fn new(value: impl Into<String>) -> Self {
+        FailureFingerprint(value.into())
+    }
+
+    /// The stored value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A failed attempt to apply a file, as the processor records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFailure {
     /// Tracker id of the file.
     pub file_id: String,
-    /// Consecutive failures with this error (1 when the error changed).
+    /// Consecutive failures with this fingerprint (1 when the failure changed).
     pub failures: u32,
     /// The error.
     pub error: String,
+    /// The failure's fingerprint; `None` keeps the stored one (a failure recorded again as it
+    /// was).
+    pub fingerprint: Option<FailureFingerprint>,
     /// The status to store: `landed` (retried next refresh) or `quarantined`.
     pub status: FileStatus,
     /// Whether the file stays in the backlog (false only for a quarantined file of a table

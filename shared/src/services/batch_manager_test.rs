@@ -1,10 +1,12 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::ports::memory::file_tracker::{MemoryFileTracker, landed_file};
+use crate::ports::memory::processing_tracker::MemoryProcessingTracker;
+use crate::ports::memory::registry::MemoryRegistry;
 use crate::ports::table_registry::CadenceSettings;
 
 fn sized(table_id: &str, pending_bytes: u64) -> SizedTable {
@@ -102,70 +104,6 @@ proptest! {
 
 // ---- the service, over in-memory ports ----
 
-#[derive(Default)]
-struct Registry {
-    cadences: HashMap<String, CadenceSettings>,
-    tables: Vec<(String, CadenceTable)>,
-}
-
-impl CadenceRegistry for Registry {
-    async fn cadence(&self, name: &str) -> Result<Option<CadenceSettings>, StoreError> {
-        Ok(self.cadences.get(name).cloned())
-    }
-
-    async fn cadence_tables(&self, name: &str) -> Result<Vec<CadenceTable>, StoreError> {
-        Ok(self
-            .tables
-            .iter()
-            .filter(|(cadence, _)| cadence == name)
-            .map(|(_, table)| table.clone())
-            .collect())
-    }
-}
-
-#[derive(Default)]
-struct Backlogs {
-    summaries: HashMap<String, BacklogSummary>,
-    asked: Mutex<Vec<String>>,
-    unreachable: bool,
-}
-
-impl BacklogOverview for Backlogs {
-    async fn backlog_summary(&self, table_id: &str) -> Result<BacklogSummary, StoreError> {
-        if self.unreachable {
-            return Err(StoreError::Unreachable {
-                store: "the file tracker",
-                detail: "connection reset".to_owned(),
-            });
-        }
-        if let Ok(mut asked) = self.asked.lock() {
-            asked.push(table_id.to_owned());
-        }
-        Ok(self.summaries.get(table_id).copied().unwrap_or_default())
-    }
-}
-
-#[derive(Default)]
-struct Outcomes {
-    last: HashMap<String, RefreshOutcomeKind>,
-    asked: Mutex<Vec<String>>,
-}
-
-impl LastOutcomes for Outcomes {
-    async fn last_outcomes(
-        &self,
-        table_ids: &[String],
-    ) -> Result<HashMap<String, RefreshOutcomeKind>, StoreError> {
-        if let Ok(mut asked) = self.asked.lock() {
-            asked.extend(table_ids.iter().cloned());
-        }
-        Ok(table_ids
-            .iter()
-            .filter_map(|id| self.last.get(id).map(|o| (id.clone(), *o)))
-            .collect())
-    }
-}
-
 fn settings(name: &str, batch_size: u32) -> CadenceSettings {
     CadenceSettings {
         name: name.to_owned(),
@@ -177,18 +115,23 @@ fn settings(name: &str, batch_size: u32) -> CadenceSettings {
     }
 }
 
-fn pending(files: u64, bytes: u64) -> BacklogSummary {
-    BacklogSummary {
-        files,
-        bytes,
-        ..BacklogSummary::default()
+/// Lands `files` pending files of `table_id` of `bytes` bytes in all.
+fn land(backlog: &MemoryFileTracker, table_id: &str, files: u64, bytes: u64) {
+    let landed_at = chrono::DateTime::UNIX_EPOCH;
+    for n in 0..files {
+        let order_key = format!("k{n}");
+        let key = format!("dms/{table_id}/{n}.csv");
+        backlog.land(
+            table_id,
+            landed_file(&order_key, &key, bytes / files, landed_at),
+        );
     }
 }
 
 /// Cadence `10min` (batches of 2): a, b, c pending; d idle; e idle but last failed; f inactive;
 /// and `x` in another cadence.
-fn fixture() -> BatchManager<Registry, Backlogs, Outcomes> {
-    let mut registry = Registry::default();
+fn fixture() -> BatchManager<MemoryRegistry, MemoryFileTracker, MemoryProcessingTracker> {
+    let mut registry = MemoryRegistry::default();
     registry
         .cadences
         .insert("10min".to_owned(), settings("10min", 2));
@@ -200,38 +143,22 @@ fn fixture() -> BatchManager<Registry, Backlogs, Outcomes> {
         ("s.e", true),
         ("s.f", false),
     ] {
-        registry.tables.push((
-            "10min".to_owned(),
-            CadenceTable {
-                table_id: id.to_owned(),
-                active,
-            },
-        ));
+        registry.register(id, "10min", active, "{}");
     }
-    registry.tables.push((
-        "daily".to_owned(),
-        CadenceTable {
-            table_id: "s.x".to_owned(),
-            active: true,
-        },
-    ));
-    let backlogs = Backlogs {
-        summaries: HashMap::from([
-            ("s.a".to_owned(), pending(3, 300)),
-            ("s.b".to_owned(), pending(1, 100)),
-            ("s.c".to_owned(), pending(2, 250)),
-            ("s.f".to_owned(), pending(9, 900)),
-        ]),
-        ..Backlogs::default()
-    };
-    let outcomes = Outcomes {
-        last: HashMap::from([
-            ("s.d".to_owned(), RefreshOutcomeKind::Completed),
-            ("s.e".to_owned(), RefreshOutcomeKind::Failed),
-        ]),
-        ..Outcomes::default()
-    };
-    BatchManager::new(registry, backlogs, outcomes, 4)
+    registry.register("s.x", "daily", true, "{}");
+    let backlog = MemoryFileTracker::default();
+    for (table_id, files, bytes) in [
+        ("s.a", 3, 300),
+        ("s.b", 1, 100),
+        ("s.c", 2, 250),
+        ("s.f", 9, 900),
+    ] {
+        land(&backlog, table_id, files, bytes);
+    }
+    let outcomes = MemoryProcessingTracker::default();
+    outcomes.set_last_outcome("s.d", RefreshOutcomeKind::Completed);
+    outcomes.set_last_outcome("s.e", RefreshOutcomeKind::Failed);
+    BatchManager::new(registry, backlog, outcomes, 4)
 }
 
 fn scheduled(plan: &BatchPlan) -> Vec<String> {
@@ -278,14 +205,8 @@ async fn a_run_schedules_active_tables_with_work_and_leaves_out_inactive_and_idl
     );
     assert!(plan.batches.iter().all(|b| b.refresh_cadence == "10min"));
     // The inactive table's backlog is never read; last outcomes only for tables with no files.
-    let asked = manager.backlog.asked.lock().map(|a| a.clone());
-    assert!(asked.is_ok_and(|a| !a.contains(&"s.f".to_owned())));
-    let mut outcome_reads = manager
-        .outcomes
-        .asked
-        .lock()
-        .map(|a| a.clone())
-        .unwrap_or_default();
+    assert!(!manager.backlog.summary_reads().contains(&"s.f".to_owned()));
+    let mut outcome_reads = manager.outcomes.outcome_reads();
     outcome_reads.sort();
     assert_eq!(outcome_reads, vec!["s.d", "s.e"]);
 }
@@ -432,8 +353,8 @@ async fn input_that_is_not_a_run_request_is_refused() {
 
 #[tokio::test]
 async fn a_store_outage_is_reported_as_retryable() {
-    let mut manager = fixture();
-    manager.backlog.unreachable = true;
+    let manager = fixture();
+    manager.backlog.set_unreachable();
     let error = manager
         .plan(&json!({"refresh_cadence": "10min"}))
         .await
@@ -446,9 +367,9 @@ async fn a_store_outage_is_reported_as_retryable() {
 
 #[tokio::test]
 async fn a_cadence_with_nothing_to_do_plans_an_empty_run() {
-    let mut manager = fixture();
-    manager.backlog.summaries.clear();
-    manager.outcomes.last.clear();
+    let manager = fixture();
+    manager.backlog.clear();
+    manager.outcomes.forget_last_outcomes();
     let plan = manager
         .plan(&json!({"refresh_cadence": "10min"}))
         .await

@@ -2,15 +2,15 @@
 //! the catalog, and `publish` against an in-memory catalog.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
-use std::sync::Mutex;
 
 use serde_json::json;
 
 use super::*;
 use crate::lake::partitioning::PartitionValues;
 use crate::lake::snapshot::{DataFile, PartitionState, SnapshotColumn};
+use crate::ports::memory::catalog::{Call, MemoryCatalog};
 
 const LAKE_URL: &str = "s3://lake-bucket";
 /// `s3://lake-bucket/` + the configuration's location.
@@ -484,272 +484,26 @@ fn the_plan_creates_missing_updates_moved_and_deletes_dropped_partitions() {
 
 // --- publish ---------------------------------------------------------------------------------
 
-/// A call the publisher made, with the number of partitions it carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    EnsureDatabase,
-    Table,
-    CreateTable,
-    UpdateTable,
-    Partitions,
-    CreatePartitions(usize),
-    UpdatePartitions(usize),
-    DeletePartitions(usize),
+/// The `lake.orders` table of a catalog: the one these tests publish.
+trait Orders {
+    /// Its partitions: values → location.
+    fn stored(&self) -> BTreeMap<Vec<String>, String>;
+    /// Its definition.
+    fn stored_table(&self) -> TableDefinition;
 }
 
-impl Call {
-    /// Whether the call writes partitions.
-    fn writes_partitions(self) -> bool {
-        matches!(
-            self,
-            Call::CreatePartitions(_) | Call::UpdatePartitions(_) | Call::DeletePartitions(_)
-        )
-    }
-}
-
-#[derive(Debug, Default)]
-struct CatalogState {
-    databases: HashSet<String>,
-    tables: HashMap<(String, String), TableDefinition>,
-    /// Partitions per table: values → location.
-    partitions: HashMap<(String, String), BTreeMap<Vec<String>, String>>,
-    calls: Vec<Call>,
-    /// Partitions the next listing leaves out (as if created concurrently after it).
-    hidden_once: HashSet<Vec<String>>,
-    /// Partitions the next listing adds (as if deleted concurrently after it).
-    phantoms_once: Vec<CatalogPartition>,
-    /// Every write of these values fails with this error code.
-    rejected: HashMap<Vec<String>, String>,
-}
-
-/// An in-memory catalog behaving like Glue: creating an existing partition fails with
-/// `AlreadyExistsException`, updating or deleting a missing one with `EntityNotFoundException`;
-/// requests for a missing table or over [`MAX_PARTITIONS_PER_CALL`] partitions are refused.
-#[derive(Debug, Default)]
-struct FakeCatalog {
-    state: Mutex<CatalogState>,
-}
-
-fn key(table: &TableDefinition) -> (String, String) {
-    (table.database.clone(), table.name.clone())
-}
-
-fn refused(operation: &'static str, code: &str) -> CatalogError {
-    CatalogError::Refused {
-        operation,
-        code: code.to_owned(),
-        message: format!("{operation} refused by the fake catalog"),
-    }
-}
-
-fn failure(values: &[String], code: &str) -> PartitionFailure {
-    PartitionFailure {
-        values: values.to_vec(),
-        code: code.to_owned(),
-        message: format!("{code} for {values:?}"),
-    }
-}
-
-/// One partition write of a batch call.
-enum Write<'a> {
-    Create(&'a str),
-    Update(&'a str),
-    Delete,
-}
-
-impl FakeCatalog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CatalogState> {
-        self.state.lock().unwrap()
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        self.lock().calls.clone()
-    }
-
-    fn forget_calls(&self) {
-        self.lock().calls.clear();
-    }
-
-    /// The catalog's `lake.orders` partitions: values → location.
+impl Orders for MemoryCatalog {
     fn stored(&self) -> BTreeMap<Vec<String>, String> {
-        self.lock()
-            .partitions
-            .get(&("lake".to_owned(), "orders".to_owned()))
-            .cloned()
-            .unwrap_or_default()
+        self.partitions_of("lake", "orders")
     }
 
     fn stored_table(&self) -> TableDefinition {
-        self.lock()
-            .tables
-            .get(&("lake".to_owned(), "orders".to_owned()))
-            .cloned()
-            .unwrap()
-    }
-
-    /// Applies one batch of writes, recording `call`; returns the per-partition failures.
-    fn write_batch<'a>(
-        &self,
-        operation: &'static str,
-        call: Call,
-        table: &TableDefinition,
-        writes: impl ExactSizeIterator<Item = (&'a [String], Write<'a>)>,
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let mut state = self.lock();
-        state.calls.push(call);
-        if writes.len() > MAX_PARTITIONS_PER_CALL {
-            return Err(refused(operation, "ValidationException"));
-        }
-        if !state.tables.contains_key(&key(table)) {
-            return Err(refused(operation, "EntityNotFoundException"));
-        }
-        let mut failures = Vec::new();
-        for (values, write) in writes {
-            if let Some(code) = state.rejected.get(values) {
-                failures.push(failure(values, code));
-                continue;
-            }
-            let partitions = state.partitions.entry(key(table)).or_default();
-            let exists = partitions.contains_key(values);
-            match write {
-                Write::Create(_) if exists => {
-                    failures.push(failure(values, "AlreadyExistsException"))
-                }
-                Write::Update(_) | Write::Delete if !exists => {
-                    failures.push(failure(values, "EntityNotFoundException"))
-                }
-                Write::Create(location) | Write::Update(location) => {
-                    partitions.insert(values.to_vec(), location.to_owned());
-                }
-                Write::Delete => {
-                    partitions.remove(values);
-                }
-            }
-        }
-        Ok(failures)
-    }
-}
-
-impl Catalog for FakeCatalog {
-    async fn ensure_database(&self, database: &str) -> Result<(), CatalogError> {
-        let mut state = self.lock();
-        state.calls.push(Call::EnsureDatabase);
-        state.databases.insert(database.to_owned());
-        Ok(())
-    }
-
-    async fn table(
-        &self,
-        database: &str,
-        name: &str,
-    ) -> Result<Option<TableDefinition>, CatalogError> {
-        let mut state = self.lock();
-        state.calls.push(Call::Table);
-        Ok(state
-            .tables
-            .get(&(database.to_owned(), name.to_owned()))
-            .cloned())
-    }
-
-    async fn create_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
-        let mut state = self.lock();
-        state.calls.push(Call::CreateTable);
-        if !state.databases.contains(&table.database) {
-            return Err(refused("CreateTable", "EntityNotFoundException"));
-        }
-        if state.tables.contains_key(&key(table)) {
-            return Err(refused("CreateTable", "AlreadyExistsException"));
-        }
-        state.tables.insert(key(table), table.clone());
-        Ok(())
-    }
-
-    async fn update_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
-        let mut state = self.lock();
-        state.calls.push(Call::UpdateTable);
-        match state.tables.get_mut(&key(table)) {
-            Some(stored) => {
-                *stored = table.clone();
-                Ok(())
-            }
-            None => Err(refused("UpdateTable", "EntityNotFoundException")),
-        }
-    }
-
-    async fn partitions(
-        &self,
-        table: &TableDefinition,
-    ) -> Result<Vec<CatalogPartition>, CatalogError> {
-        let mut state = self.lock();
-        state.calls.push(Call::Partitions);
-        if !state.tables.contains_key(&key(table)) {
-            return Err(refused("GetPartitions", "EntityNotFoundException"));
-        }
-        let hidden = std::mem::take(&mut state.hidden_once);
-        let mut listed: Vec<CatalogPartition> = state
-            .partitions
-            .get(&key(table))
-            .into_iter()
-            .flatten()
-            .filter(|(values, _)| !hidden.contains(*values))
-            .map(|(values, location)| CatalogPartition {
-                values: values.clone(),
-                location: location.clone(),
-            })
-            .collect();
-        listed.append(&mut state.phantoms_once);
-        Ok(listed)
-    }
-
-    async fn create_partitions(
-        &self,
-        table: &TableDefinition,
-        partitions: &[CatalogPartition],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = partitions
-            .iter()
-            .map(|p| (p.values.as_slice(), Write::Create(&p.location)));
-        self.write_batch(
-            "BatchCreatePartition",
-            Call::CreatePartitions(partitions.len()),
-            table,
-            writes,
-        )
-    }
-
-    async fn update_partitions(
-        &self,
-        table: &TableDefinition,
-        partitions: &[CatalogPartition],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = partitions
-            .iter()
-            .map(|p| (p.values.as_slice(), Write::Update(&p.location)));
-        self.write_batch(
-            "BatchUpdatePartition",
-            Call::UpdatePartitions(partitions.len()),
-            table,
-            writes,
-        )
-    }
-
-    async fn delete_partitions(
-        &self,
-        table: &TableDefinition,
-        values: &[Vec<String>],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = values.iter().map(|v| (v.as_slice(), Write::Delete));
-        self.write_batch(
-            "BatchDeletePartition",
-            Call::DeletePartitions(values.len()),
-            table,
-            writes,
-        )
+        self.table_of("lake", "orders").unwrap()
     }
 }
 
 async fn publish_to(
-    catalog: &FakeCatalog,
+    catalog: &MemoryCatalog,
     config: &TableConfig,
     snapshot: &TableSnapshot,
 ) -> Result<PublishReport, PublishError> {
@@ -757,8 +511,8 @@ async fn publish_to(
 }
 
 /// The catalog after publishing `snapshot` of [`by_store`], with the calls forgotten.
-async fn published(snapshot: &TableSnapshot) -> FakeCatalog {
-    let catalog = FakeCatalog::default();
+async fn published(snapshot: &TableSnapshot) -> MemoryCatalog {
+    let catalog = MemoryCatalog::default();
     publish_to(&catalog, &by_store(), snapshot).await.unwrap();
     catalog.forget_calls();
     catalog
@@ -786,7 +540,7 @@ fn count(calls: &[Call], wanted: Call) -> usize {
 
 #[tokio::test]
 async fn new_partitions_are_created_in_batches_of_at_most_one_hundred() {
-    let catalog = FakeCatalog::default();
+    let catalog = MemoryCatalog::default();
     let snapshot = stores(1, 0..250);
     let report = publish_to(&catalog, &by_store(), &snapshot).await.unwrap();
 
@@ -906,7 +660,7 @@ async fn a_partition_already_gone_counts_as_deleted_without_error() {
 
 #[tokio::test]
 async fn a_partition_value_too_long_for_glue_fails_the_publish_before_any_write() {
-    let catalog = FakeCatalog::default();
+    let catalog = MemoryCatalog::default();
     let long = "9".repeat(1_025);
     let mut snapshot = stores(1, 0..2);
     snapshot.partitions.push(partition(
@@ -929,8 +683,8 @@ async fn a_partition_value_too_long_for_glue_fails_the_publish_before_any_write(
 }
 
 /// Publishes five new stores while every write of store 3 fails with `code`.
-async fn publish_with_store_3_failing(code: &str) -> (FakeCatalog, PublishError) {
-    let catalog = FakeCatalog::default();
+async fn publish_with_store_3_failing(code: &str) -> (MemoryCatalog, PublishError) {
+    let catalog = MemoryCatalog::default();
     catalog
         .lock()
         .rejected
@@ -1019,7 +773,7 @@ async fn the_report_lists_the_snapshots_partition_locations() {
 
 #[tokio::test]
 async fn an_unpartitioned_table_reports_its_folder_and_writes_no_partitions() {
-    let catalog = FakeCatalog::default();
+    let catalog = MemoryCatalog::default();
     let config = config("current", &[], "nested");
     let snapshot = snapshot(4, vec![partition(&[], "data/v0000000004-r4")]);
     let report = publish_to(&catalog, &config, &snapshot).await.unwrap();

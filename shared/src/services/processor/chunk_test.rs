@@ -24,6 +24,7 @@ fn file(order_key: &str, version: &str, landed: i64, sequencer: Option<&str>) ->
         status: FileStatus::Landed,
         failures: 0,
         last_error: None,
+        last_fingerprint: None,
         etag: Some(version.to_owned()),
         version_id: None,
         sequencer: sequencer.map(str::to_owned),
@@ -97,7 +98,8 @@ fn a_new_version_of_an_applied_key_is_refused_in_history_mode_only() {
     let versions = [before.as_version(), applied.clone(), reupload.as_version()];
     let plan = plan_versions(&files, &versions, StorageMode::History);
     assert_eq!(plan.keep, [0], "the files before it are still applied");
-    let (index, error) = plan.refused.expect("refused");
+    let (index, refused) = plan.refused.expect("refused");
+    let error = refused.to_string();
     assert_eq!(index, 1);
     assert!(
         error.contains("already applied") && error.contains(&applied.id),

@@ -1,4 +1,4 @@
-//! Unit tests of the pure parts of `processor`: the invocation input and error truncation.
+//! Unit tests of the processor's invocation input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::json;
@@ -54,27 +54,4 @@ fn missing_tables_or_cadence_are_rejected() {
     ] {
         assert!(parse(input.clone()).is_err(), "{input}");
     }
-}
-
-#[test]
-fn short_text_is_not_truncated() {
-    for text in ["", "access denied", &"é".repeat(MAX_ERROR_CHARS)] {
-        assert_eq!(truncate(text), text);
-    }
-}
-
-#[test]
-fn long_text_is_cut_at_the_character_limit_on_a_character_boundary() {
-    // Two-, three- and four-byte characters: a cut by bytes would split one (and panic).
-    let text = "aé€😀".repeat(MAX_ERROR_CHARS);
-    let cut = truncate(&text);
-    let kept: String = text.chars().take(MAX_ERROR_CHARS).collect();
-    assert_eq!(cut, format!("{kept}…"));
-    assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1);
-
-    let one_over = "x".repeat(MAX_ERROR_CHARS + 1);
-    assert_eq!(
-        truncate(&one_over),
-        format!("{}…", &one_over[..MAX_ERROR_CHARS])
-    );
 }
