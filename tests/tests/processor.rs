@@ -825,6 +825,47 @@ async fn a_big_backlog_is_applied_in_bounded_chunks_in_order() {
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|14.00", "2|eu|20.00", "3|us|30.00"]
     );
+    // The row values alone cannot show the order (the latest commit time wins whatever the
+    // order the files are applied in): each chunk's history record names its files.
+    let history = pipeline
+        .processing()
+        .history(ORDERS)
+        .await
+        .expect("history");
+    let chunks: Vec<(RefreshOutcomeKind, Vec<&str>)> = history
+        .iter()
+        .map(|r| {
+            (
+                r.outcome,
+                r.files.iter().map(|id| staged_name(id)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chunks,
+        [
+            (
+                RefreshOutcomeKind::Completed,
+                vec!["LOAD00000001.csv", "20240102-000000000.csv"]
+            ),
+            (
+                RefreshOutcomeKind::Completed,
+                vec!["20240103-000000000.csv", "20240104-000000000.csv"]
+            ),
+            (
+                RefreshOutcomeKind::Completed,
+                vec!["20240105-000000000.csv"]
+            ),
+        ],
+        "{history:?}"
+    );
+}
+
+/// The staged file name a tracker id (`<order key>#<object version>`, the order key ending
+/// with the file's path under its table folder) names.
+fn staged_name(file_id: &str) -> &str {
+    let order_key = file_id.split('#').next().unwrap_or(file_id);
+    order_key.rsplit(['|', '/']).next().unwrap_or(order_key)
 }
 
 #[tokio::test]
