@@ -31,7 +31,7 @@ use tributary_shared::ports::processing_tracker::{
     Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
 };
 use tributary_shared::ports::state_store::StoreError;
-use tributary_shared::services::processor::Processor;
+use tributary_shared::services::processor::{InvocationError, Processor};
 use tributary_tests::pipeline::Pipeline;
 use tributary_tests::string_attr;
 
@@ -797,7 +797,10 @@ async fn a_batch_that_is_not_a_batch_fails_the_invocation() {
         .processor()
         .handle(&json!({"tables": "sales.orders"}), &pipeline.invocation())
         .await;
-    assert!(result.is_err());
+    assert!(
+        matches!(&result, Err(InvocationError::BadInput(reason)) if reason.contains("invalid type")),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
