@@ -4,6 +4,7 @@
 //! Every test creates its own uniquely named resources, so tests run in parallel against one
 //! emulator without seeing each other's data.
 
+pub mod citations;
 pub mod cli;
 pub mod holding_proxy;
 pub mod pipeline;
