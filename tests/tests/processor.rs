@@ -7,12 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
+use object_store::ObjectStore;
 use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
 use serde_json::{Value, json};
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
 use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
@@ -32,6 +28,7 @@ use tributary_shared::ports::processing_tracker::{
 };
 use tributary_shared::ports::state_store::StoreError;
 use tributary_shared::services::processor::{InvocationError, Processor};
+use tributary_tests::hooked_store::{Call, HookedStore, Operation, StoreHooks};
 use tributary_tests::pipeline::Pipeline;
 use tributary_tests::string_attr;
 
@@ -93,6 +90,17 @@ async fn loaded_pipeline() -> Pipeline {
     pipeline
 }
 
+/// The loaded table with its full load applied and the CDC file `20240102-000000000.csv` of
+/// `changes` staged.
+async fn applied_with_changes_staged(changes: &str) -> Pipeline {
+    let pipeline = loaded_pipeline().await;
+    pipeline.run(&[ORDERS]).await;
+    pipeline
+        .stage(ORDERS, "20240102-000000000.csv", changes)
+        .await;
+    pipeline
+}
+
 #[tokio::test]
 async fn first_full_load_publishes_the_table_its_partitions_and_records_everything() {
     let pipeline = loaded_pipeline().await;
@@ -139,27 +147,14 @@ async fn first_full_load_publishes_the_table_its_partitions_and_records_everythi
         Some("parquet")
     );
 
-    let items = pipeline
-        .aws
-        .tracker_items(&pipeline.config.file_tracker_table)
-        .await;
+    let items = pipeline.tracker_items().await;
     assert_eq!(items.len(), 2);
     for item in &items {
         assert_eq!(string_attr(item, "status"), FileStatus::Processed.as_str());
         assert!(item.contains_key("expires_at"), "processed files get a TTL");
     }
-    assert!(
-        pipeline
-            .aws
-            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
-            .await
-            .is_empty()
-    );
-    let history = pipeline
-        .processing()
-        .history(ORDERS)
-        .await
-        .expect("history");
+    assert!(pipeline.pending_items(ORDERS).await.is_empty());
+    let history = pipeline.history(ORDERS).await;
     let completed: Vec<_> = history
         .iter()
         .filter(|r| r.outcome == RefreshOutcomeKind::Completed)
@@ -167,28 +162,18 @@ async fn first_full_load_publishes_the_table_its_partitions_and_records_everythi
     assert_eq!(completed.len(), 1);
     assert_eq!(completed[0].files.len(), 2);
     assert_eq!(completed[0].totals.inserted, 4);
-    let state = pipeline
-        .processing()
-        .table_state(ORDERS)
-        .await
-        .expect("state")
-        .expect("a state item");
+    let state = pipeline.table_state(ORDERS).await.expect("a state item");
     assert_eq!(state.lease_owner, None, "the lease is released");
 }
 
 #[tokio::test]
 async fn incremental_refresh_applies_updates_deletes_and_partition_moves() {
-    let pipeline = loaded_pipeline().await;
-    pipeline.run(&[ORDERS]).await;
-    pipeline
-        .stage(
-            ORDERS,
-            "20240102-000000000.csv",
-            "U,1,us,11.00,2024-01-02 00:00:01\n\
-             D,2,NULL,NULL,2024-01-02 00:00:02\n\
-             I,5,eu,50.00,2024-01-02 00:00:03\n",
-        )
-        .await;
+    let pipeline = applied_with_changes_staged(
+        "U,1,us,11.00,2024-01-02 00:00:01\n\
+         D,2,NULL,NULL,2024-01-02 00:00:02\n\
+         I,5,eu,50.00,2024-01-02 00:00:03\n",
+    )
+    .await;
     let summary = pipeline.run(&[ORDERS]).await;
     let orders = table(&summary, ORDERS);
     assert_eq!(
@@ -236,11 +221,7 @@ async fn two_processors_racing_on_one_table_one_refreshes_the_other_reports_busy
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
     );
-    let history = pipeline
-        .processing()
-        .history(ORDERS)
-        .await
-        .expect("history");
+    let history = pipeline.history(ORDERS).await;
     assert!(
         history
             .iter()
@@ -285,69 +266,65 @@ async fn a_processor_that_finds_its_files_already_applied_reconciles_them_and_fa
 
 #[tokio::test]
 async fn a_processor_fenced_out_at_its_commit_point_reports_busy_and_counts_no_failure() {
-    let pipeline = Arc::new(loaded_pipeline().await);
     // Right before the first processor commits, its lease expires and a second one takes the
     // table over and refreshes it.
-    let script = Script::new();
-    script.at(Point::BeforeConfirm, take_over(&pipeline));
-    let stale = pipeline
-        .run_with(&scripted(&pipeline, &script), &[ORDERS])
-        .await;
-    assert_lost_the_table(&stale);
-    let snapshots: Vec<_> = pipeline
-        .lake_store()
-        .list(Some(&Path::from("sales/orders/_tributary/snapshots")))
-        .try_collect()
-        .await
-        .expect("list snapshots");
-    assert_eq!(snapshots.len(), 1, "only the new holder committed");
-    assert_eq!(
-        id_region_amount(&pipeline.lake_rows("orders").await),
-        ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
-    );
+    let (pipeline, _) = lose_the_table_at(Point::BeforeConfirm).await;
+    assert_only_the_new_holder_committed(&pipeline).await;
     assert_no_file_failures(&pipeline).await;
 }
 
 #[tokio::test]
 async fn a_processor_fenced_out_after_committing_reports_busy_and_the_new_holder_reconciles() {
-    let pipeline = Arc::new(loaded_pipeline().await);
     // The first processor commits and publishes; before it marks its files, its lease expires
     // and a second one takes over, finds the files in the lake snapshot and records them.
-    let script = Script::new();
-    script.at(Point::BeforeMarkProcessed, take_over(&pipeline));
-    let stale = pipeline
-        .run_with(&scripted(&pipeline, &script), &[ORDERS])
-        .await;
-    assert_lost_the_table(&stale);
+    let (pipeline, _) = lose_the_table_at(Point::BeforeMarkProcessed).await;
     assert_eq!(
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"],
         "applied once"
     );
-    assert!(
-        pipeline
-            .aws
-            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
-            .await
-            .is_empty()
-    );
+    assert!(pipeline.pending_items(ORDERS).await.is_empty());
     assert_no_file_failures(&pipeline).await;
 }
 
 #[tokio::test]
 async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
-    let pipeline = Arc::new(loaded_pipeline().await);
     // The stale processor reads its pending files; then (it stalls) its lease expires, another
     // processor takes the table over and refreshes it; then the stale one goes on with its old
     // token.
-    let script = Script::new();
-    script.at(Point::AfterPending, take_over(&pipeline));
-    let summary = pipeline
-        .run_with(&scripted(&pipeline, &script), &[ORDERS])
-        .await;
-    assert_lost_the_table(&summary);
+    let (pipeline, summary) = lose_the_table_at(Point::AfterPending).await;
     let error = table(&summary, ORDERS).error.clone().unwrap_or_default();
     assert!(error.contains("no longer held"), "{error}");
+    assert_only_the_new_holder_committed(&pipeline).await;
+    let state = pipeline.table_state(ORDERS).await.expect("a state item");
+    assert_eq!(state.fencing_token, 2);
+    assert_eq!(
+        state.lease_owner, None,
+        "the stale holder did not release the new lease"
+    );
+    let history = pipeline.history(ORDERS).await;
+    assert!(
+        history.iter().all(|r| r.owner != "request-1"),
+        "the stale holder could not write history: {history:?}"
+    );
+}
+
+/// Runs a processor on the loaded table that loses it at `point`, where its lease expires and
+/// another processor takes the table over ([`take_over`]); checks that it reports losing the
+/// table ([`assert_lost_the_table`]) and returns its summary.
+async fn lose_the_table_at(point: Point) -> (Arc<Pipeline>, BatchSummary) {
+    let pipeline = Arc::new(loaded_pipeline().await);
+    let script = Script::new();
+    script.at(point, take_over(&pipeline));
+    let stale = pipeline
+        .run_with(&scripted(&pipeline, &script), &[ORDERS])
+        .await;
+    assert_lost_the_table(&stale);
+    (pipeline, stale)
+}
+
+/// Only the processor that took the table over committed: one snapshot, the full load's rows.
+async fn assert_only_the_new_holder_committed(pipeline: &Pipeline) {
     let snapshots: Vec<_> = pipeline
         .lake_store()
         .list(Some(&Path::from("sales/orders/_tributary/snapshots")))
@@ -358,26 +335,6 @@ async fn a_stale_holder_commits_nothing_after_its_lease_is_taken_over() {
     assert_eq!(
         id_region_amount(&pipeline.lake_rows("orders").await),
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00"]
-    );
-    let state = pipeline
-        .processing()
-        .table_state(ORDERS)
-        .await
-        .expect("state")
-        .expect("a state item");
-    assert_eq!(state.fencing_token, 2);
-    assert_eq!(
-        state.lease_owner, None,
-        "the stale holder did not release the new lease"
-    );
-    let history = pipeline
-        .processing()
-        .history(ORDERS)
-        .await
-        .expect("history");
-    assert!(
-        history.iter().all(|r| r.owner != "request-1"),
-        "the stale holder could not write history: {history:?}"
     );
 }
 
@@ -414,10 +371,7 @@ fn assert_lost_the_table(summary: &BatchSummary) {
 
 /// No tracker item of the pipeline carries a failure count.
 async fn assert_no_file_failures(pipeline: &Pipeline) {
-    let items = pipeline
-        .aws
-        .tracker_items(&pipeline.config.file_tracker_table)
-        .await;
+    let items = pipeline.tracker_items().await;
     for item in &items {
         assert!(!item.contains_key("failures"), "{item:?}");
         assert_eq!(string_attr(item, "status"), "processed", "{item:?}");
@@ -636,12 +590,7 @@ async fn an_expired_lease_is_taken_over_and_a_live_one_is_not() {
     let taken = pipeline.run(&[ORDERS]).await;
     assert_eq!(table(&taken, ORDERS).outcome, RefreshOutcomeKind::Completed);
     assert_eq!(pipeline.lake_rows("orders").await.len(), 3);
-    let state = pipeline
-        .processing()
-        .table_state(ORDERS)
-        .await
-        .expect("state")
-        .expect("a state item");
+    let state = pipeline.table_state(ORDERS).await.expect("a state item");
     assert_eq!(state.fencing_token, 2, "the takeover got a new token");
 }
 
@@ -706,10 +655,7 @@ async fn a_bad_file_fails_its_table_only_keeps_earlier_files_and_is_quarantined_
     let blocked = pipeline.run(&[ORDERS]).await;
     let error = table(&blocked, ORDERS).error.clone().unwrap_or_default();
     assert!(error.contains("blocked by quarantined file"), "{error}");
-    let items = pipeline
-        .aws
-        .tracker_items(&pipeline.config.file_tracker_table)
-        .await;
+    let items = pipeline.tracker_items().await;
     let bad = items
         .iter()
         .find(|i| string_attr(i, "key").ends_with("20240103-000000000.csv"))
@@ -753,11 +699,7 @@ async fn with_on_bad_file_skip_later_files_are_applied_after_the_quarantine() {
         ["1|eu|10.00", "2|eu|20.00", "3|us|30.00", "9|eu|90.00"]
     );
     assert!(
-        pipeline
-            .aws
-            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
-            .await
-            .is_empty(),
+        pipeline.pending_items(ORDERS).await.is_empty(),
         "a skipped quarantined file leaves the pending index"
     );
 }
@@ -830,11 +772,7 @@ async fn a_big_backlog_is_applied_in_bounded_chunks_in_order() {
     );
     // The row values alone cannot show the order (the latest commit time wins whatever the
     // order the files are applied in): each chunk's history record names its files.
-    let history = pipeline
-        .processing()
-        .history(ORDERS)
-        .await
-        .expect("history");
+    let history = pipeline.history(ORDERS).await;
     let chunks: Vec<(RefreshOutcomeKind, Vec<&str>)> = history
         .iter()
         .map(|r| {
@@ -889,11 +827,7 @@ async fn tables_are_deferred_when_the_deadline_is_too_close() {
         RefreshOutcomeKind::Deferred
     );
     assert!(pipeline.lake_rows("orders").await.is_empty());
-    let state = pipeline
-        .processing()
-        .table_state(ORDERS)
-        .await
-        .expect("state");
+    let state = pipeline.table_state(ORDERS).await;
     assert!(
         state.and_then(|s| s.lease_owner).is_none(),
         "a deferred table was never leased"
@@ -1063,15 +997,7 @@ async fn folders(store: &dyn ObjectStore) -> Vec<String> {
 
 #[tokio::test]
 async fn duckdb_reads_the_published_partitions_like_our_reader() {
-    let pipeline = loaded_pipeline().await;
-    pipeline.run(&[ORDERS]).await;
-    pipeline
-        .stage(
-            ORDERS,
-            "20240102-000000000.csv",
-            "U,1,us,11.00,2024-01-02 00:00:01\n",
-        )
-        .await;
+    let pipeline = applied_with_changes_staged("U,1,us,11.00,2024-01-02 00:00:01\n").await;
     pipeline.run(&[ORDERS]).await;
     let export = tempfile::tempdir().expect("temp dir");
     pipeline.export_partitions("orders", export.path()).await;
@@ -1121,8 +1047,7 @@ fn ids(rows: &[String]) -> Vec<String> {
 /// The tracker item of the file whose key ends with `name`.
 async fn file_item(pipeline: &Pipeline, name: &str) -> tributary_tests::Item {
     pipeline
-        .aws
-        .tracker_items(&pipeline.config.file_tracker_table)
+        .tracker_items()
         .await
         .into_iter()
         .find(|item| string_attr(item, "key").ends_with(name))
@@ -1360,7 +1285,7 @@ async fn a_processor_dying_while_applying_counts_an_attempt_and_repeated_deaths_
         pipeline.stage(ORDERS, name, row).await;
     }
     // Reading file 3 kills the processor (as an out-of-memory would): its run is dropped there.
-    let deadly = HangingStore::new(pipeline.staging_store(), "20240103-000000000.csv");
+    let deadly = Hanging::store(pipeline.staging_store(), "20240103-000000000.csv");
     let processor = Processor::new(
         pipeline.config.settings.clone(),
         LakeStores {
@@ -1373,7 +1298,7 @@ async fn a_processor_dying_while_applying_counts_an_attempt_and_repeated_deaths_
     let run = || async {
         let summary = tokio::select! {
             summary = pipeline.run_with(&processor, &[ORDERS]) => Some(summary),
-            () = deadly.reached.notified() => None,
+            () = deadly.hooks().reached.notified() => None,
         };
         // The next processor may take the table once the dead one's lease expired.
         pipeline.clock.advance(Duration::minutes(20));
@@ -1418,84 +1343,37 @@ async fn a_processor_dying_while_applying_counts_an_attempt_and_repeated_deaths_
     );
 }
 
-/// The staging bucket, except that reading the object whose key ends with `deadly` never
-/// returns, as if the processor died there; `reached` is notified when it happens.
+/// Hooks of the staging bucket under which reading the object whose key ends with `deadly`
+/// never returns, as if the processor died there; `reached` is notified when it happens.
 #[derive(Debug)]
-struct HangingStore {
-    inner: Arc<dyn ObjectStore>,
+struct Hanging {
     deadly: &'static str,
     reached: tokio::sync::Notify,
 }
 
-impl HangingStore {
-    fn new(inner: Arc<dyn ObjectStore>, deadly: &'static str) -> Arc<HangingStore> {
-        Arc::new(HangingStore {
-            inner,
+impl Hanging {
+    fn store(inner: Arc<dyn ObjectStore>, deadly: &'static str) -> Arc<HookedStore<Hanging>> {
+        let hooks = Hanging {
             deadly,
             reached: tokio::sync::Notify::new(),
-        })
+        };
+        Arc::new(HookedStore::new(inner, hooks))
     }
 }
 
-impl std::fmt::Display for HangingStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HangingStore({})", self.inner)
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for HangingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        if location.as_ref().ends_with(self.deadly) {
-            self.reached.notify_one();
-            std::future::pending::<()>().await;
+impl StoreHooks for Hanging {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        answer: BoxFuture<'a, object_store::Result<T>>,
+    ) -> impl std::future::Future<Output = object_store::Result<T>> + Send + 'a {
+        async move {
+            if call.operation == Operation::Get && call.key().ends_with(self.deadly) {
+                self.reached.notify_one();
+                std::future::pending::<()>().await;
+            }
+            answer.await
         }
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
     }
 }
 
@@ -1580,18 +1458,8 @@ async fn fix_the_file_then_retry(versioned: bool) {
     assert!(!superseded[0].pending);
     let reason = superseded[0].superseded_by.clone().unwrap_or_default();
     assert!(reason.contains("newer version"), "{reason}");
-    assert!(
-        pipeline
-            .aws
-            .pending_items(&pipeline.config.file_tracker_table, ORDERS)
-            .await
-            .is_empty()
-    );
-    let history = pipeline
-        .processing()
-        .history(ORDERS)
-        .await
-        .expect("history");
+    assert!(pipeline.pending_items(ORDERS).await.is_empty());
+    let history = pipeline.history(ORDERS).await;
     assert_eq!(
         history
             .iter()
@@ -1712,17 +1580,12 @@ async fn a_new_version_of_an_applied_file_in_a_history_table_is_refused_never_du
 
 #[tokio::test]
 async fn changes_overtaken_in_their_refresh_are_counted_superseded_apart_from_ignored() {
-    let pipeline = loaded_pipeline().await;
-    pipeline.run(&[ORDERS]).await;
-    pipeline
-        .stage(
-            ORDERS,
-            "20240102-000000000.csv",
-            "U,1,eu,11.00,2024-01-02 00:00:01\n\
-             U,1,eu,12.00,2024-01-02 00:00:02\n\
-             D,99,NULL,NULL,2024-01-02 00:00:03\n",
-        )
-        .await;
+    let pipeline = applied_with_changes_staged(
+        "U,1,eu,11.00,2024-01-02 00:00:01\n\
+         U,1,eu,12.00,2024-01-02 00:00:02\n\
+         D,99,NULL,NULL,2024-01-02 00:00:03\n",
+    )
+    .await;
     let summary = pipeline.run(&[ORDERS]).await;
     let orders = table(&summary, ORDERS);
     // Id 1's first update is overtaken by its second; id 99 is not in the table.
@@ -1740,11 +1603,7 @@ async fn changes_overtaken_in_their_refresh_are_counted_superseded_apart_from_ig
         (json["superseded"].as_u64(), json["ignored"].as_u64()),
         (Some(1), Some(1))
     );
-    let history = pipeline
-        .processing()
-        .history(ORDERS)
-        .await
-        .expect("history");
+    let history = pipeline.history(ORDERS).await;
     let last = history.last().expect("a history item");
     assert_eq!((last.totals.superseded, last.totals.ignored), (1, 1));
     let document = &emf_documents(&summary, Utc::now())[0];

@@ -16,13 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use futures::future::BoxFuture;
 use futures::future::join_all;
-use futures::stream::BoxStream;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::ObjectStore;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OnceCell};
 use tributary_shared::lake::engine::LakeStores;
@@ -37,6 +33,7 @@ use tributary_shared::ports::processing_tracker::{
 };
 use tributary_shared::ports::state_store::StoreError;
 use tributary_shared::services::processor::Processor;
+use tributary_tests::hooked_store::{Call, HookedStore, Operation, StoreHooks};
 use tributary_tests::pipeline::Pipeline;
 
 /// The storage modes every fault point strikes.
@@ -149,14 +146,9 @@ async fn outcome(pipeline: &Pipeline, table_id: &str) -> Outcome {
             .into_iter()
             .map(|p| p.values.join("/"))
             .collect(),
-        pending: pipeline
-            .aws
-            .pending_items(&pipeline.config.file_tracker_table, table_id)
-            .await
-            .len(),
+        pending: pipeline.pending_items(table_id).await.len(),
         processed: pipeline
-            .aws
-            .tracker_items(&pipeline.config.file_tracker_table)
+            .tracker_items()
             .await
             .iter()
             .filter(|item| {
@@ -513,26 +505,26 @@ impl<C: Catalog> Catalog for Faulty<C> {
     }
 }
 
-/// A bucket wrapped with fault injection; operations are named `<bucket role>.<operation>`, and
-/// lake puts are told apart by what they write (`data`, `snapshot`, `tombstone`).
+/// Hooks injecting faults into a bucket's calls; operations are named `<bucket role>.<operation>`,
+/// and lake puts are told apart by what they write (`data`, `snapshot`, `tombstone`).
 #[derive(Debug)]
 struct FaultyStore {
-    inner: Arc<dyn ObjectStore>,
     faults: Arc<Faults>,
     role: &'static str,
 }
 
-impl std::fmt::Display for FaultyStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FaultyStore({})", self.inner)
-    }
-}
-
 impl FaultyStore {
-    fn op(&self, operation: &str, location: &Path) -> &'static str {
-        let what = if location.as_ref().contains("_tributary/snapshots") {
+    fn op(&self, call: Call<'_>) -> &'static str {
+        let operation = match call.operation {
+            Operation::Put | Operation::PutMultipart => "put",
+            Operation::Get => "get",
+            Operation::Copy => "copy",
+            Operation::Delete => return "lake.delete",
+            Operation::List | Operation::ListWithDelimiter => return "list_with_delimiter",
+        };
+        let what = if call.key().contains("_tributary/snapshots") {
             "snapshot"
-        } else if location.as_ref().contains("_tributary/tombstones") {
+        } else if call.key().contains("_tributary/tombstones") {
             "tombstone"
         } else {
             "data"
@@ -550,74 +542,22 @@ impl FaultyStore {
     }
 }
 
-#[async_trait::async_trait]
-impl ObjectStore for FaultyStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        let op = self.op("put", location);
-        let call = self.inner.put_opts(location, payload, opts);
-        guarded(&self.faults, op, Self::error, call).await
+impl StoreHooks for FaultyStore {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        answer: BoxFuture<'a, object_store::Result<T>>,
+    ) -> impl std::future::Future<Output = object_store::Result<T>> + Send + 'a {
+        guarded(&self.faults, self.op(call), Self::error, answer)
     }
 
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        let op = self.op("put", location);
-        let call = self.inner.put_multipart_opts(location, opts);
-        guarded(&self.faults, op, Self::error, call).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        let op = self.op("get", location);
-        let call = self.inner.get_opts(location, options);
-        guarded(&self.faults, op, Self::error, call).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        match self.faults.before("lake.delete") {
-            Ok(_) => self.inner.delete_stream(locations),
-            Err(detail) => Box::pin(futures::stream::once(async move {
-                Err(FaultyStore::error(detail))
-            })),
+    fn admit(&self, call: Call<'_>) -> object_store::Result<()> {
+        match call.operation {
+            Operation::Delete => self.faults.before(self.op(call)).map(|_| ()),
+            _ if self.faults.dead() => Err("injected crash: list".to_owned()),
+            _ => Ok(()),
         }
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        if self.faults.dead() {
-            return Box::pin(futures::stream::once(async {
-                Err(FaultyStore::error("injected crash: list".into()))
-            }));
-        }
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let call = self.inner.list_with_delimiter(prefix);
-        guarded(&self.faults, "list_with_delimiter", Self::error, call).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        let op = self.op("copy", to);
-        let call = self.inner.copy_opts(from, to, options);
-        guarded(&self.faults, op, Self::error, call).await
+        .map_err(Self::error)
     }
 }
 
@@ -634,11 +574,8 @@ fn faulty_processor(
     let (registry, tracker, backlog, catalog) = pipeline.ports();
     let stores = pipeline.stores();
     let wrap = |inner: Arc<dyn ObjectStore>, role| -> Arc<dyn ObjectStore> {
-        Arc::new(FaultyStore {
-            inner,
-            faults: Arc::clone(faults),
-            role,
-        })
+        let faults = Arc::clone(faults);
+        Arc::new(HookedStore::new(inner, FaultyStore { faults, role }))
     };
     Processor::new(
         pipeline.config.settings.clone(),
@@ -789,97 +726,46 @@ fault_tests! {
     during_garbage_collection: 2, "lake.delete", 1, false;
 }
 
-/// The lake bucket of a processor that stops at its commit point: its snapshot put waits until
-/// the test releases it. Records the keys written through it and how the snapshot put ended.
+/// Hooks of the lake bucket of a processor that stops at its commit point: its snapshot put
+/// waits until the test releases it. Records the keys written through it and how the snapshot
+/// put ended.
 #[derive(Debug)]
 struct GatedLake {
-    inner: Arc<dyn ObjectStore>,
     at_commit: Arc<Notify>,
     release: Arc<Notify>,
     written: Arc<Mutex<Vec<String>>>,
     snapshot_refused: Arc<AtomicBool>,
 }
 
-impl std::fmt::Display for GatedLake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GatedLake({})", self.inner)
-    }
-}
-
-impl GatedLake {
-    fn record(&self, location: &Path) {
-        self.written
-            .lock()
-            .expect("written keys")
-            .push(location.to_string());
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for GatedLake {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.record(location);
-        if !location.as_ref().contains("_tributary/snapshots") {
-            return self.inner.put_opts(location, payload, opts).await;
+impl StoreHooks for GatedLake {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        answer: BoxFuture<'a, object_store::Result<T>>,
+    ) -> impl std::future::Future<Output = object_store::Result<T>> + Send + 'a {
+        async move {
+            let writes = [Operation::Put, Operation::PutMultipart, Operation::Copy];
+            if writes.contains(&call.operation) {
+                self.written
+                    .lock()
+                    .expect("written keys")
+                    .push(call.key().to_owned());
+            }
+            if call.operation != Operation::Put || !call.key().contains("_tributary/snapshots") {
+                return answer.await;
+            }
+            self.at_commit.notify_one();
+            self.release.notified().await;
+            let result = answer.await;
+            if matches!(
+                result,
+                Err(object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. })
+            ) {
+                self.snapshot_refused.store(true, Ordering::SeqCst);
+            }
+            result
         }
-        self.at_commit.notify_one();
-        self.release.notified().await;
-        let result = self.inner.put_opts(location, payload, opts).await;
-        if matches!(
-            result,
-            Err(object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. })
-        ) {
-            self.snapshot_refused.store(true, Ordering::SeqCst);
-        }
-        result
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.record(location);
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.record(to);
-        self.inner.copy_opts(from, to, options).await
     }
 }
 
@@ -902,13 +788,15 @@ async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
         pipeline.config.settings.clone(),
         LakeStores {
             staging: pipeline.staging_store(),
-            lake: Arc::new(GatedLake {
-                inner: pipeline.lake_store(),
-                at_commit: Arc::clone(&at_commit),
-                release: Arc::clone(&release),
-                written: Arc::clone(&written),
-                snapshot_refused: Arc::clone(&snapshot_refused),
-            }),
+            lake: Arc::new(HookedStore::new(
+                pipeline.lake_store(),
+                GatedLake {
+                    at_commit: Arc::clone(&at_commit),
+                    release: Arc::clone(&release),
+                    written: Arc::clone(&written),
+                    snapshot_refused: Arc::clone(&snapshot_refused),
+                },
+            )),
         },
         (registry, tracker, backlog, catalog),
         pipeline.clock.clone(),
