@@ -49,17 +49,29 @@ impl Call<'_> {
     }
 }
 
+/// How the bucket answered a call, as [`StoreHooks::after`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered<'a> {
+    /// The number [`StoreHooks::before`] gave the call.
+    pub ticket: u32,
+    /// The bucket's error, when the call failed.
+    pub error: Option<&'a object_store::Error>,
+}
+
 /// What a test does around a bucket's calls; by default, nothing.
 pub trait StoreHooks: fmt::Debug + Send + Sync + 'static {
-    /// Answers `call`, given `answer`, the real bucket's answer not yet awaited: the hooks may
-    /// fail the call instead, delay or hang it, or look at (and change) its result.
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        answer: BoxFuture<'a, object_store::Result<T>>,
-    ) -> impl Future<Output = object_store::Result<T>> + Send + 'a {
+    /// Runs before `call` reaches the bucket: it may wait, hang, or fail the call without
+    /// making it. The number it returns is handed to [`StoreHooks::after`].
+    fn before<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, object_store::Result<u32>> {
         let _ = call;
-        answer
+        Box::pin(async { Ok(0) })
+    }
+
+    /// Runs once the bucket answered `call` (successfully or not): it may look at the answer,
+    /// or fail the call instead (a successful call's response is then lost).
+    fn after(&self, call: Call<'_>, answered: Answered<'_>) -> object_store::Result<()> {
+        let _ = (call, answered);
+        Ok(())
     }
 
     /// Whether a streamed call (`Delete`, `List`) may start; an error becomes the stream's only
@@ -88,11 +100,34 @@ impl<H: StoreHooks> HookedStore<H> {
         &self.hooks
     }
 
+    /// `answer` (the bucket's answer to `call`) between the hooks.
+    async fn hooked<T>(
+        &self,
+        operation: Operation,
+        location: Option<&Path>,
+        answer: impl Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
+        let call = Call {
+            operation,
+            location,
+        };
+        let ticket = self.hooks.before(call).await?;
+        let result = answer.await;
+        let error = result.as_ref().err();
+        self.hooks.after(call, Answered { ticket, error })?;
+        result
+    }
+
     fn admitted<T: Send + 'static>(
         &self,
-        call: Call<'_>,
+        operation: Operation,
+        location: Option<&Path>,
         stream: impl FnOnce() -> BoxStream<'static, object_store::Result<T>>,
     ) -> BoxStream<'static, object_store::Result<T>> {
+        let call = Call {
+            operation,
+            location,
+        };
         match self.hooks.admit(call) {
             Ok(()) => stream(),
             Err(error) => Box::pin(futures::stream::once(async move { Err(error) })),
@@ -106,13 +141,6 @@ impl<H> fmt::Display for HookedStore<H> {
     }
 }
 
-fn call(operation: Operation, location: Option<&Path>) -> Call<'_> {
-    Call {
-        operation,
-        location,
-    }
-}
-
 #[async_trait::async_trait]
 impl<H: StoreHooks> ObjectStore for HookedStore<H> {
     async fn put_opts(
@@ -122,8 +150,7 @@ impl<H: StoreHooks> ObjectStore for HookedStore<H> {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         let answer = self.inner.put_opts(location, payload, opts);
-        let call = call(Operation::Put, Some(location));
-        self.hooks.around(call, answer).await
+        self.hooked(Operation::Put, Some(location), answer).await
     }
 
     async fn put_multipart_opts(
@@ -132,8 +159,8 @@ impl<H: StoreHooks> ObjectStore for HookedStore<H> {
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
         let answer = self.inner.put_multipart_opts(location, opts);
-        let call = call(Operation::PutMultipart, Some(location));
-        self.hooks.around(call, answer).await
+        self.hooked(Operation::PutMultipart, Some(location), answer)
+            .await
     }
 
     async fn get_opts(
@@ -142,28 +169,25 @@ impl<H: StoreHooks> ObjectStore for HookedStore<H> {
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
         let answer = self.inner.get_opts(location, options);
-        self.hooks
-            .around(call(Operation::Get, Some(location)), answer)
-            .await
+        self.hooked(Operation::Get, Some(location), answer).await
     }
 
     fn delete_stream(
         &self,
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.admitted(call(Operation::Delete, None), || {
+        self.admitted(Operation::Delete, None, || {
             self.inner.delete_stream(locations)
         })
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.admitted(call(Operation::List, prefix), || self.inner.list(prefix))
+        self.admitted(Operation::List, prefix, || self.inner.list(prefix))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         let answer = self.inner.list_with_delimiter(prefix);
-        self.hooks
-            .around(call(Operation::ListWithDelimiter, prefix), answer)
+        self.hooked(Operation::ListWithDelimiter, prefix, answer)
             .await
     }
 
@@ -174,8 +198,6 @@ impl<H: StoreHooks> ObjectStore for HookedStore<H> {
         options: CopyOptions,
     ) -> object_store::Result<()> {
         let answer = self.inner.copy_opts(from, to, options);
-        self.hooks
-            .around(call(Operation::Copy, Some(to)), answer)
-            .await
+        self.hooked(Operation::Copy, Some(to), answer).await
     }
 }

@@ -7,6 +7,7 @@
 pub mod citations;
 pub mod cli;
 pub mod holding_proxy;
+pub mod hooked_ports;
 pub mod hooked_store;
 pub mod pipeline;
 

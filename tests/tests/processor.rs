@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 use object_store::ObjectStore;
@@ -20,14 +20,12 @@ use tributary_shared::contract::{BatchSummary, TableSummary};
 use tributary_shared::lake::engine::LakeStores;
 use tributary_shared::ports::catalog::{PARQUET_INPUT_FORMAT, PARQUET_SERDE};
 use tributary_shared::ports::clock::Clock;
-use tributary_shared::ports::file_tracker::{
-    BacklogFile, BacklogLimit, FileBacklog, FileFailure, FileStatus, KeyVersion, SupersededFile,
-};
+use tributary_shared::ports::file_tracker::{BacklogFile, FileBacklog, FileStatus};
 use tributary_shared::ports::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
+    LeaseGrant, ProcessingTracker, RefreshOutcomeKind,
 };
-use tributary_shared::ports::state_store::StoreError;
 use tributary_shared::services::processor::{InvocationError, Processor};
+use tributary_tests::hooked_ports::{Hooked, PortHooks};
 use tributary_tests::hooked_store::{Call, HookedStore, Operation, StoreHooks};
 use tributary_tests::pipeline::Pipeline;
 use tributary_tests::string_attr;
@@ -416,18 +414,44 @@ impl Script {
         *self.pending.lock().expect("script lock") = Some(files);
     }
 
-    async fn reach(&self, point: Point) {
-        let step = self.steps.lock().expect("script lock").remove(&point);
+    /// Runs the step at `point`, if the script has one there.
+    async fn reach(&self, point: Option<Point>) {
+        let step = point.and_then(|point| self.steps.lock().expect("script lock").remove(&point));
         if let Some(step) = step {
             step.await;
         }
     }
 }
 
-/// A port whose calls reach a script's points.
-struct Scripted<P> {
-    inner: P,
-    script: Arc<Script>,
+/// The points a script's steps run at, by port method.
+impl PortHooks for Script {
+    fn before(&self, operation: &'static str) -> BoxFuture<'_, Result<u32, String>> {
+        let point = match operation {
+            "confirm" => Some(Point::BeforeConfirm),
+            "mark_processed" => Some(Point::BeforeMarkProcessed),
+            _ => None,
+        };
+        Box::pin(async move {
+            self.reach(point).await;
+            Ok(0)
+        })
+    }
+
+    fn after(&self, operation: &'static str, _: u32) -> BoxFuture<'_, Result<(), String>> {
+        let point = match operation {
+            "acquire" => Some(Point::AfterAcquire),
+            "pending" => Some(Point::AfterPending),
+            _ => None,
+        };
+        Box::pin(async move {
+            self.reach(point).await;
+            Ok(())
+        })
+    }
+
+    fn replaced_pending(&self) -> Option<Vec<BacklogFile>> {
+        self.pending.lock().expect("script lock").take()
+    }
 }
 
 /// The pipeline's processor with its tracker and backlog following `script`.
@@ -436,135 +460,22 @@ fn scripted(
     script: &Arc<Script>,
 ) -> Processor<
     DynamoDbTableRegistry,
-    Scripted<DynamoDbProcessingTracker>,
-    Scripted<DynamoDbFileTracker>,
+    Hooked<DynamoDbProcessingTracker, Script>,
+    Hooked<DynamoDbFileTracker, Script>,
     GlueCatalog,
 > {
     let (registry, tracker, backlog, catalog) = pipeline.ports();
-    let with_script = |inner| Scripted {
-        inner,
-        script: Arc::clone(script),
-    };
     Processor::new(
         pipeline.config.settings.clone(),
         pipeline.stores(),
         (
             registry,
-            with_script(tracker),
-            Scripted {
-                inner: backlog,
-                script: Arc::clone(script),
-            },
+            Hooked::new(tracker, Arc::clone(script)),
+            Hooked::new(backlog, Arc::clone(script)),
             catalog,
         ),
         pipeline.clock.clone(),
     )
-}
-
-impl<T: ProcessingTracker> ProcessingTracker for Scripted<T> {
-    async fn acquire(
-        &self,
-        table_id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<LeaseGrant, StoreError> {
-        let grant = self.inner.acquire(table_id, owner, now, expires_at).await?;
-        self.script.reach(Point::AfterAcquire).await;
-        Ok(grant)
-    }
-
-    async fn confirm(&self, lease: &Lease, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.script.reach(Point::BeforeConfirm).await;
-        self.inner.confirm(lease, expires_at).await
-    }
-
-    async fn record_refresh(
-        &self,
-        lease: Option<&Lease>,
-        record: &RefreshRecord,
-    ) -> Result<(), StoreError> {
-        self.inner.record_refresh(lease, record).await
-    }
-
-    async fn release(&self, lease: &Lease, last: &RefreshRecord) -> Result<(), StoreError> {
-        self.inner.release(lease, last).await
-    }
-}
-
-impl<B: FileBacklog> FileBacklog for Scripted<B> {
-    async fn pending(
-        &self,
-        table_id: &str,
-        limit: BacklogLimit,
-    ) -> Result<Vec<BacklogFile>, StoreError> {
-        let replaced = self.script.pending.lock().expect("script lock").take();
-        let pending = match replaced {
-            Some(files) => files,
-            None => self.inner.pending(table_id, limit).await?,
-        };
-        self.script.reach(Point::AfterPending).await;
-        Ok(pending)
-    }
-
-    async fn mark_processed(
-        &self,
-        lease: &Lease,
-        file_ids: &[String],
-        refresh_id: &str,
-        processed_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.script.reach(Point::BeforeMarkProcessed).await;
-        self.inner
-            .mark_processed(lease, file_ids, refresh_id, processed_at, expires_at)
-            .await
-    }
-
-    async fn record_failure(
-        &self,
-        lease: &Lease,
-        failure: &FileFailure,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.inner.record_failure(lease, failure, at).await
-    }
-
-    async fn start_attempt(
-        &self,
-        lease: &Lease,
-        file_ids: &[String],
-        refresh_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .start_attempt(lease, file_ids, refresh_id, at)
-            .await
-    }
-
-    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
-        self.inner.end_attempt(lease, file_ids).await
-    }
-
-    async fn mark_superseded(
-        &self,
-        lease: &Lease,
-        file: &SupersededFile,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .mark_superseded(lease, file, at, expires_at)
-            .await
-    }
-
-    async fn key_versions(
-        &self,
-        table_id: &str,
-        order_keys: &[&str],
-    ) -> Result<Vec<KeyVersion>, StoreError> {
-        self.inner.key_versions(table_id, order_keys).await
-    }
 }
 
 #[tokio::test]
@@ -1362,18 +1273,14 @@ impl Hanging {
 }
 
 impl StoreHooks for Hanging {
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        answer: BoxFuture<'a, object_store::Result<T>>,
-    ) -> impl std::future::Future<Output = object_store::Result<T>> + Send + 'a {
-        async move {
+    fn before<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, object_store::Result<u32>> {
+        Box::pin(async move {
             if call.operation == Operation::Get && call.key().ends_with(self.deadly) {
                 self.reached.notify_one();
                 std::future::pending::<()>().await;
             }
-            answer.await
-        }
+            Ok(0)
+        })
     }
 }
 

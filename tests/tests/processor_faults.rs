@@ -15,25 +15,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
-use futures::future::BoxFuture;
-use futures::future::join_all;
+use chrono::Duration;
+use futures::future::{BoxFuture, join_all};
 use object_store::ObjectStore;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OnceCell};
 use tributary_shared::lake::engine::LakeStores;
-use tributary_shared::ports::catalog::{
-    Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
-};
-use tributary_shared::ports::file_tracker::{
-    BacklogFile, BacklogLimit, FileBacklog, FileFailure, KeyVersion, SupersededFile,
-};
-use tributary_shared::ports::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
-};
-use tributary_shared::ports::state_store::StoreError;
+use tributary_shared::ports::catalog::Catalog;
+use tributary_shared::ports::file_tracker::FileBacklog;
+use tributary_shared::ports::processing_tracker::{ProcessingTracker, RefreshOutcomeKind};
 use tributary_shared::services::processor::Processor;
-use tributary_tests::hooked_store::{Call, HookedStore, Operation, StoreHooks};
+use tributary_tests::hooked_ports::{Hooked, PortHooks};
+use tributary_tests::hooked_store::{Answered, Call, HookedStore, Operation, StoreHooks};
 use tributary_tests::pipeline::Pipeline;
 
 /// The storage modes every fault point strikes.
@@ -274,7 +267,7 @@ impl Faults {
     }
 
     /// Before a call: fails when the process is dead or this is the fault's call.
-    fn before(&self, op: &'static str) -> Result<u32, String> {
+    fn check_before(&self, op: &'static str) -> Result<u32, String> {
         if self.dead() {
             return Err(format!("injected crash: {op} after the process died"));
         }
@@ -288,7 +281,7 @@ impl Faults {
     }
 
     /// After a successful call: fails when this is the fault's call (the response is lost).
-    fn after(&self, op: &'static str, n: u32) -> Result<(), String> {
+    fn check_after(&self, op: &'static str, n: u32) -> Result<(), String> {
         if self.strikes(op, n, true) {
             return Err(format!("injected fault after {op} #{n} (response lost)"));
         }
@@ -308,200 +301,14 @@ impl Faults {
     }
 }
 
-/// A port wrapped with fault injection.
-struct Faulty<P> {
-    inner: P,
-    faults: Arc<Faults>,
-}
-
-fn store_fault(detail: String) -> StoreError {
-    StoreError::Unreachable {
-        store: "fault injection",
-        detail,
-    }
-}
-
-fn catalog_fault(detail: String) -> CatalogError {
-    CatalogError::Unreachable {
-        operation: "fault injection",
-        detail,
-    }
-}
-
-/// Runs `call` between the fault checks of `op`.
-async fn guarded<T, E>(
-    faults: &Faults,
-    op: &'static str,
-    error: impl Fn(String) -> E,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    let n = faults.before(op).map_err(&error)?;
-    let value = call.await?;
-    faults.after(op, n).map_err(&error)?;
-    Ok(value)
-}
-
-impl<T: ProcessingTracker> ProcessingTracker for Faulty<T> {
-    async fn acquire(
-        &self,
-        table_id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<LeaseGrant, StoreError> {
-        let call = self.inner.acquire(table_id, owner, now, expires_at);
-        guarded(&self.faults, "acquire", store_fault, call).await
+/// Every port call is an operation named after its method.
+impl PortHooks for Faults {
+    fn before(&self, operation: &'static str) -> BoxFuture<'_, Result<u32, String>> {
+        Box::pin(std::future::ready(Faults::check_before(self, operation)))
     }
 
-    async fn confirm(&self, lease: &Lease, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
-        let call = self.inner.confirm(lease, expires_at);
-        guarded(&self.faults, "confirm", store_fault, call).await
-    }
-
-    async fn record_refresh(
-        &self,
-        lease: Option<&Lease>,
-        record: &RefreshRecord,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.record_refresh(lease, record);
-        guarded(&self.faults, "record_refresh", store_fault, call).await
-    }
-
-    async fn release(&self, lease: &Lease, last: &RefreshRecord) -> Result<(), StoreError> {
-        let call = self.inner.release(lease, last);
-        guarded(&self.faults, "release", store_fault, call).await
-    }
-}
-
-impl<B: FileBacklog> FileBacklog for Faulty<B> {
-    async fn pending(
-        &self,
-        table_id: &str,
-        limit: BacklogLimit,
-    ) -> Result<Vec<BacklogFile>, StoreError> {
-        let call = self.inner.pending(table_id, limit);
-        guarded(&self.faults, "pending", store_fault, call).await
-    }
-
-    async fn mark_processed(
-        &self,
-        lease: &Lease,
-        file_ids: &[String],
-        refresh_id: &str,
-        processed_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self
-            .inner
-            .mark_processed(lease, file_ids, refresh_id, processed_at, expires_at);
-        guarded(&self.faults, "mark_processed", store_fault, call).await
-    }
-
-    async fn record_failure(
-        &self,
-        lease: &Lease,
-        failure: &FileFailure,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.record_failure(lease, failure, at);
-        guarded(&self.faults, "record_failure", store_fault, call).await
-    }
-
-    async fn start_attempt(
-        &self,
-        lease: &Lease,
-        file_ids: &[String],
-        refresh_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.start_attempt(lease, file_ids, refresh_id, at);
-        guarded(&self.faults, "start_attempt", store_fault, call).await
-    }
-
-    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
-        let call = self.inner.end_attempt(lease, file_ids);
-        guarded(&self.faults, "end_attempt", store_fault, call).await
-    }
-
-    async fn mark_superseded(
-        &self,
-        lease: &Lease,
-        file: &SupersededFile,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.mark_superseded(lease, file, at, expires_at);
-        guarded(&self.faults, "mark_superseded", store_fault, call).await
-    }
-
-    async fn key_versions(
-        &self,
-        table_id: &str,
-        order_keys: &[&str],
-    ) -> Result<Vec<KeyVersion>, StoreError> {
-        let call = self.inner.key_versions(table_id, order_keys);
-        guarded(&self.faults, "key_versions", store_fault, call).await
-    }
-}
-
-impl<C: Catalog> Catalog for Faulty<C> {
-    async fn ensure_database(&self, database: &str) -> Result<(), CatalogError> {
-        let call = self.inner.ensure_database(database);
-        guarded(&self.faults, "ensure_database", catalog_fault, call).await
-    }
-
-    async fn table(
-        &self,
-        database: &str,
-        name: &str,
-    ) -> Result<Option<TableDefinition>, CatalogError> {
-        let call = self.inner.table(database, name);
-        guarded(&self.faults, "get_table", catalog_fault, call).await
-    }
-
-    async fn create_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
-        let call = self.inner.create_table(table);
-        guarded(&self.faults, "create_table", catalog_fault, call).await
-    }
-
-    async fn update_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
-        let call = self.inner.update_table(table);
-        guarded(&self.faults, "update_table", catalog_fault, call).await
-    }
-
-    async fn partitions(
-        &self,
-        table: &TableDefinition,
-    ) -> Result<Vec<CatalogPartition>, CatalogError> {
-        let call = self.inner.partitions(table);
-        guarded(&self.faults, "get_partitions", catalog_fault, call).await
-    }
-
-    async fn create_partitions(
-        &self,
-        table: &TableDefinition,
-        partitions: &[CatalogPartition],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let call = self.inner.create_partitions(table, partitions);
-        guarded(&self.faults, "create_partitions", catalog_fault, call).await
-    }
-
-    async fn update_partitions(
-        &self,
-        table: &TableDefinition,
-        partitions: &[CatalogPartition],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let call = self.inner.update_partitions(table, partitions);
-        guarded(&self.faults, "update_partitions", catalog_fault, call).await
-    }
-
-    async fn delete_partitions(
-        &self,
-        table: &TableDefinition,
-        values: &[Vec<String>],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let call = self.inner.delete_partitions(table, values);
-        guarded(&self.faults, "delete_partitions", catalog_fault, call).await
+    fn after(&self, operation: &'static str, n: u32) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(std::future::ready(Faults::check_after(self, operation, n)))
     }
 }
 
@@ -543,17 +350,23 @@ impl FaultyStore {
 }
 
 impl StoreHooks for FaultyStore {
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        answer: BoxFuture<'a, object_store::Result<T>>,
-    ) -> impl std::future::Future<Output = object_store::Result<T>> + Send + 'a {
-        guarded(&self.faults, self.op(call), Self::error, answer)
+    fn before<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, object_store::Result<u32>> {
+        let checked = self.faults.check_before(self.op(call)).map_err(Self::error);
+        Box::pin(std::future::ready(checked))
+    }
+
+    fn after(&self, call: Call<'_>, answered: Answered<'_>) -> object_store::Result<()> {
+        match answered.error {
+            Some(_) => Ok(()),
+            None => (self.faults)
+                .check_after(self.op(call), answered.ticket)
+                .map_err(Self::error),
+        }
     }
 
     fn admit(&self, call: Call<'_>) -> object_store::Result<()> {
         match call.operation {
-            Operation::Delete => self.faults.before(self.op(call)).map(|_| ()),
+            Operation::Delete => self.faults.check_before(self.op(call)).map(|_| ()),
             _ if self.faults.dead() => Err("injected crash: list".to_owned()),
             _ => Ok(()),
         }
@@ -585,18 +398,9 @@ fn faulty_processor(
         },
         (
             registry,
-            Faulty {
-                inner: tracker,
-                faults: Arc::clone(faults),
-            },
-            Faulty {
-                inner: backlog,
-                faults: Arc::clone(faults),
-            },
-            Faulty {
-                inner: catalog,
-                faults: Arc::clone(faults),
-            },
+            Hooked::new(tracker, Arc::clone(faults)),
+            Hooked::new(backlog, Arc::clone(faults)),
+            Hooked::new(catalog, Arc::clone(faults)),
         ),
         pipeline.clock.clone(),
     )
@@ -738,35 +542,39 @@ struct GatedLake {
 }
 
 impl StoreHooks for GatedLake {
-    fn around<'a, T: Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        answer: BoxFuture<'a, object_store::Result<T>>,
-    ) -> impl std::future::Future<Output = object_store::Result<T>> + Send + 'a {
-        async move {
+    fn before<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, object_store::Result<u32>> {
+        Box::pin(async move {
             let writes = [Operation::Put, Operation::PutMultipart, Operation::Copy];
             if writes.contains(&call.operation) {
-                self.written
-                    .lock()
-                    .expect("written keys")
-                    .push(call.key().to_owned());
+                let mut written = self.written.lock().expect("written keys");
+                written.push(call.key().to_owned());
             }
-            if call.operation != Operation::Put || !call.key().contains("_tributary/snapshots") {
-                return answer.await;
+            if is_snapshot_put(call) {
+                self.at_commit.notify_one();
+                self.release.notified().await;
             }
-            self.at_commit.notify_one();
-            self.release.notified().await;
-            let result = answer.await;
-            if matches!(
-                result,
-                Err(object_store::Error::AlreadyExists { .. }
-                    | object_store::Error::Precondition { .. })
-            ) {
-                self.snapshot_refused.store(true, Ordering::SeqCst);
-            }
-            result
-        }
+            Ok(0)
+        })
     }
+
+    fn after(&self, call: Call<'_>, answered: Answered<'_>) -> object_store::Result<()> {
+        if is_snapshot_put(call)
+            && matches!(
+                answered.error,
+                Some(
+                    object_store::Error::AlreadyExists { .. }
+                        | object_store::Error::Precondition { .. }
+                )
+            )
+        {
+            self.snapshot_refused.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+fn is_snapshot_put(call: Call<'_>) -> bool {
+    call.operation == Operation::Put && call.key().contains("_tributary/snapshots")
 }
 
 #[tokio::test]
