@@ -251,7 +251,8 @@ impl DynamoDbFileTracker {
         item
     }
 
-    fn unrecognized_item(object: &UnrecognizedObject) -> Item {
+    fn unrecognized_item(unrecognized: &UnrecognizedObject) -> Item {
+        let object = &unrecognized.object;
         let mut item = Self::object_item(&ObjectFacts {
             table_id: UNROUTED,
             file_sk: &unrecognized_sort_key(&object.key, object.object_version()),
@@ -261,7 +262,7 @@ impl DynamoDbFileTracker {
             object_version: object.object_version(),
             landed_at: object.landed_at,
             status: FileStatus::Unrecognized,
-            reason: Some(&object.reason),
+            reason: Some(&unrecognized.reason),
         });
         insert_optional(
             &mut item,
@@ -604,6 +605,7 @@ impl FileTracker for DynamoDbFileTracker {
     }
 
     async fn forget_unrecognized(&self, object: &UnrecognizedObject) -> Result<(), StoreError> {
+        let object = &object.object;
         let result = self
             .client
             .delete_item()
