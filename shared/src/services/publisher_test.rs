@@ -557,6 +557,16 @@ enum Write<'a> {
     Delete,
 }
 
+/// Each partition's values with the write of its location.
+fn located<'a>(
+    partitions: &'a [CatalogPartition],
+    write: fn(&'a str) -> Write<'a>,
+) -> impl ExactSizeIterator<Item = (&'a [String], Write<'a>)> {
+    partitions
+        .iter()
+        .map(move |p| (p.values.as_slice(), write(&p.location)))
+}
+
 impl FakeCatalog {
     fn lock(&self) -> std::sync::MutexGuard<'_, CatalogState> {
         self.state.lock().unwrap()
@@ -706,9 +716,7 @@ impl Catalog for FakeCatalog {
         table: &TableDefinition,
         partitions: &[CatalogPartition],
     ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = partitions
-            .iter()
-            .map(|p| (p.values.as_slice(), Write::Create(&p.location)));
+        let writes = located(partitions, Write::Create);
         self.write_batch(
             "BatchCreatePartition",
             Call::CreatePartitions(partitions.len()),
@@ -722,9 +730,7 @@ impl Catalog for FakeCatalog {
         table: &TableDefinition,
         partitions: &[CatalogPartition],
     ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = partitions
-            .iter()
-            .map(|p| (p.values.as_slice(), Write::Update(&p.location)));
+        let writes = located(partitions, Write::Update);
         self.write_batch(
             "BatchUpdatePartition",
             Call::UpdatePartitions(partitions.len()),
