@@ -870,29 +870,8 @@ async fn local_up_versions_the_staging_bucket_and_its_events_carry_each_versions
     let queue = up["names"]["file_events_queue"].as_str().expect("a queue");
     let aws = LocalAws::connect().await;
     let key = "dms/s/twice/LOAD00000001.csv";
-    for body in ["1,eu,2024-01-01 00:00:00\n", "1,us,2024-01-01 00:00:00\n"] {
-        aws.s3()
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(body.as_bytes().to_vec().into())
-            .send()
-            .await
-            .expect("put");
-    }
-    let mut versions: Vec<String> = aws
-        .s3()
-        .list_object_versions()
-        .bucket(bucket)
-        .prefix(key)
-        .send()
-        .await
-        .expect("list versions")
-        .versions()
-        .iter()
-        .filter_map(|v| v.version_id().map(str::to_owned))
-        .collect();
-    versions.sort();
+    let bodies = ["1,eu,2024-01-01 00:00:00\n", "1,us,2024-01-01 00:00:00\n"];
+    let versions = aws.put_versions(bucket, key, &bodies).await;
     assert_eq!(versions.len(), 2, "both writes are kept: {versions:?}");
     assert!(!versions.contains(&"null".to_owned()), "{versions:?}");
 
@@ -905,24 +884,9 @@ async fn local_up_versions_the_staging_bucket_and_its_events_carry_each_versions
         .expect("queue url")
         .queue_url
         .expect("a url");
-    let mut carried = Vec::new();
-    for _ in 0..10 {
-        for message in aws.receive_batch(&queue_url).await {
-            let event: Value = serde_json::from_str(message.body().unwrap_or_default())
-                .expect("an EventBridge event");
-            assert_eq!(event["detail"]["object"]["key"], key);
-            carried.push(
-                event["detail"]["object"]["version-id"]
-                    .as_str()
-                    .unwrap_or("none")
-                    .to_owned(),
-            );
-        }
-        if carried.len() >= 2 {
-            break;
-        }
-    }
-    carried.sort();
+    let announced = aws.announced_versions(&queue_url, 2).await;
+    assert!(announced.iter().all(|(k, _)| k == key), "{announced:?}");
+    let carried: Vec<String> = announced.into_iter().map(|(_, version)| version).collect();
     assert_eq!(
         carried, versions,
         "each write's event carries its version id"

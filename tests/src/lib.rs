@@ -7,8 +7,11 @@
 //! This crate is test code: a failed setup step should stop the test at once, loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod citations;
 pub mod cli;
 pub mod holding_proxy;
+pub mod hooked_ports;
+pub mod hooked_store;
 pub mod pipeline;
 
 use std::collections::HashMap;
@@ -454,6 +457,62 @@ impl LocalAws {
             .expect("receive messages")
             .messages
             .unwrap_or_default()
+    }
+
+    /// Writes `body` to `key` of `bucket`.
+    pub async fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        self.s3()
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .expect("put object");
+    }
+
+    /// Writes `bodies` one after another to `key` of `bucket`; returns the version ids the
+    /// bucket keeps for the key, sorted.
+    pub async fn put_versions(&self, bucket: &str, key: &str, bodies: &[&str]) -> Vec<String> {
+        for body in bodies {
+            self.put(bucket, key, body.as_bytes()).await;
+        }
+        let mut versions: Vec<String> = self
+            .s3()
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .send()
+            .await
+            .expect("list versions")
+            .versions()
+            .iter()
+            .filter_map(|v| v.version_id().map(str::to_owned))
+            .collect();
+        versions.sort();
+        versions
+    }
+
+    /// `(key, version id)` of the objects the EventBridge events queued at `queue_url` announce
+    /// ("none" without a version id), sorted; receives until `count` arrived or ten batches
+    /// were read.
+    pub async fn announced_versions(&self, queue_url: &str, count: usize) -> Vec<(String, String)> {
+        let mut announced = Vec::new();
+        for _ in 0..10 {
+            for message in self.receive_batch(queue_url).await {
+                let event: serde_json::Value =
+                    serde_json::from_str(message.body().unwrap_or_default())
+                        .expect("an EventBridge event");
+                let object = &event["detail"]["object"];
+                let text = |field: &str| object[field].as_str().unwrap_or("none").to_owned();
+                announced.push((text("key"), text("version-id")));
+            }
+            if announced.len() >= count {
+                break;
+            }
+        }
+        announced.sort();
+        announced
     }
 
     /// Deletes received messages, except the ones named in `keep` (what Lambda does with a

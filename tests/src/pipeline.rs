@@ -12,7 +12,9 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tributary_shared::adapters::dynamodb_file_tracker::DynamoDbFileTracker;
-use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingTracker;
+use tributary_shared::adapters::dynamodb_processing_tracker::{
+    DynamoDbProcessingTracker, TableState,
+};
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::adapters::glue_catalog::GlueCatalog;
 use tributary_shared::adapters::local_stack::create_bucket;
@@ -25,13 +27,13 @@ use tributary_shared::lake::refresh::LakeStores;
 use tributary_shared::ports::catalog::{Catalog, CatalogPartition, TableDefinition};
 use tributary_shared::ports::clock::Clock;
 use tributary_shared::ports::file_tracker::FileBacklog;
-use tributary_shared::ports::processing_tracker::ProcessingTracker;
+use tributary_shared::ports::processing_tracker::{ProcessingTracker, RefreshRecord};
 use tributary_shared::ports::table_registry::RegisteredTable;
 use tributary_shared::ports::table_registry::TableRegistry;
 use tributary_shared::services::file_manager::FileManager;
 use tributary_shared::services::processor::{Invocation, Processor};
 
-use crate::{LocalAws, s3_notification, unique_name};
+use crate::{Item, LocalAws, s3_notification, unique_name};
 
 /// The DMS bucket folder the pipeline's layout expects.
 pub const DMS_FOLDER: &str = "dms";
@@ -390,6 +392,36 @@ impl Pipeline {
     /// The processing tracker.
     pub fn processing(&self) -> DynamoDbProcessingTracker {
         DynamoDbProcessingTracker::new(self.aws.dynamodb(), &self.config.processing_table)
+    }
+
+    /// The refresh history of `table_id`, oldest first.
+    pub async fn history(&self, table_id: &str) -> Vec<RefreshRecord> {
+        self.processing()
+            .history(table_id)
+            .await
+            .expect("read the history")
+    }
+
+    /// The lease state of `table_id` (it exists once the table was leased).
+    pub async fn table_state(&self, table_id: &str) -> Option<TableState> {
+        self.processing()
+            .table_state(table_id)
+            .await
+            .expect("read the table state")
+    }
+
+    /// Every item of the file tracker.
+    pub async fn tracker_items(&self) -> Vec<Item> {
+        self.aws
+            .tracker_items(&self.config.file_tracker_table)
+            .await
+    }
+
+    /// The file tracker's pending items of `table_id`, in table order.
+    pub async fn pending_items(&self, table_id: &str) -> Vec<Item> {
+        self.aws
+            .pending_items(&self.config.file_tracker_table, table_id)
+            .await
     }
 
     /// The Glue catalog.

@@ -261,17 +261,22 @@ async fn mixed_batch_reports_only_the_message_that_failed_retryably() {
     assert_eq!(items.len(), 4);
 }
 
-#[tokio::test]
-async fn tracker_outage_keeps_every_message_that_carries_a_file() {
-    let aws = LocalAws::connect().await;
-    // No table of that name: DynamoDB answers ResourceNotFoundException to every write.
+/// A file-manager of the registered tables whose tracker table does not exist: DynamoDB answers
+/// ResourceNotFoundException to every write.
+async fn manager_without_tracker(aws: &LocalAws) -> Manager {
     let registry = aws.new_registry(&REGISTERED).await;
-    let manager = manager(
+    manager(
         aws.dynamodb(),
         &unique_name("missing"),
         &registry,
         dms_layout(BUCKET),
-    );
+    )
+}
+
+#[tokio::test]
+async fn tracker_outage_keeps_every_message_that_carries_a_file() {
+    let aws = LocalAws::connect().await;
+    let manager = manager_without_tracker(&aws).await;
     let mut failed = failures(manager.handle(&mixed_batch()).await);
     failed.sort();
     assert_eq!(
@@ -290,13 +295,7 @@ async fn tracker_outage_keeps_every_message_that_carries_a_file() {
 #[tokio::test]
 async fn direct_invocation_fails_when_a_file_cannot_be_recorded() {
     let aws = LocalAws::connect().await;
-    let registry = aws.new_registry(&REGISTERED).await;
-    let manager = manager(
-        aws.dynamodb(),
-        &unique_name("missing"),
-        &registry,
-        dms_layout(BUCKET),
-    );
+    let manager = manager_without_tracker(&aws).await;
     let event = s3_notification(BUCKET, "dms/sales/orders/LOAD00000001.csv", "e", 1);
     match manager.handle(&event).await {
         Err(FileManagerError::NotRecorded { failed: 1 }) => {}
@@ -491,14 +490,7 @@ async fn eventbridge_route_records_each_file_once() {
         "crm/account notes/20240301-101530124.csv",
     ];
     for key in keys {
-        aws.s3()
-            .put_object()
-            .bucket(&route.bucket)
-            .key(key)
-            .body(b"x".to_vec().into())
-            .send()
-            .await
-            .expect("put object");
+        aws.put(&route.bucket, key, b"x").await;
     }
     drain_queue(&aws, &route.queue_url, &manager).await;
     let items = aws.tracker_items(&tracker).await;
@@ -517,14 +509,7 @@ async fn land_and_record(
     keys: &[&str],
 ) -> Vec<tributary_tests::Item> {
     for key in keys {
-        aws.s3()
-            .put_object()
-            .bucket(&route.bucket)
-            .key(*key)
-            .body(b"1,a\n".to_vec().into())
-            .send()
-            .await
-            .expect("put object");
+        aws.put(&route.bucket, key, b"1,a\n").await;
     }
     drain_queue(aws, &route.queue_url, manager).await;
     aws.tracker_items(tracker).await
@@ -621,14 +606,7 @@ async fn every_object_under_the_staging_prefix_is_recorded_once_with_its_status_
         "elsewhere/report.csv",
     ];
     for key in keys {
-        aws.s3()
-            .put_object()
-            .bucket(&route.bucket)
-            .key(key)
-            .body(b"1,a\n".to_vec().into())
-            .send()
-            .await
-            .expect("put object");
+        aws.put(&route.bucket, key, b"1,a\n").await;
     }
     // Every notification is delivered twice: the second delivery changes nothing.
     let mut messages = Vec::new();
@@ -725,7 +703,7 @@ async fn a_reexamination_after_a_configuration_change_records_the_file_and_forge
         &registry,
         StagingLayout::new(&route.bucket, "dms", None).expect("valid layout"),
     );
-    let request = tributary_shared::domain::s3_events::Reexamination {
+    let request = tributary_shared::domain::s3_events::StagedObject {
         bucket: unrouted[0].bucket.clone(),
         key: unrouted[0].key.clone(),
         size: unrouted[0].size,

@@ -16,28 +16,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
-use futures::future::join_all;
-use futures::stream::BoxStream;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use chrono::Duration;
+use futures::future::{BoxFuture, join_all};
+use object_store::ObjectStore;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OnceCell};
 use tributary_shared::lake::refresh::LakeStores;
-use tributary_shared::ports::catalog::{
-    Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
-};
-use tributary_shared::ports::file_tracker::{
-    BacklogFile, BacklogLimit, FileBacklog, FileFailure, KeyVersion, SupersededFile,
-};
-use tributary_shared::ports::processing_tracker::{
-    Lease, LeaseGrant, ProcessingTracker, RefreshOutcomeKind, RefreshRecord,
-};
-use tributary_shared::ports::state_store::StoreError;
+use tributary_shared::ports::catalog::Catalog;
+use tributary_shared::ports::file_tracker::FileBacklog;
+use tributary_shared::ports::processing_tracker::{ProcessingTracker, RefreshOutcomeKind};
 use tributary_shared::services::processor::Processor;
+use tributary_tests::hooked_ports::{Hooked, PortHooks};
+use tributary_tests::hooked_store::{Answered, Call, HookedStore, Operation, StoreHooks};
 use tributary_tests::pipeline::Pipeline;
 
 /// The storage modes every fault point strikes.
@@ -150,14 +140,9 @@ async fn outcome(pipeline: &Pipeline, table_id: &str) -> Outcome {
             .into_iter()
             .map(|p| p.values.join("/"))
             .collect(),
-        pending: pipeline
-            .aws
-            .pending_items(&pipeline.config.file_tracker_table, table_id)
-            .await
-            .len(),
+        pending: pipeline.pending_items(table_id).await.len(),
         processed: pipeline
-            .aws
-            .tracker_items(&pipeline.config.file_tracker_table)
+            .tracker_items()
             .await
             .iter()
             .filter(|item| {
@@ -283,7 +268,7 @@ impl Faults {
     }
 
     /// Before a call: fails when the process is dead or this is the fault's call.
-    fn before(&self, op: &'static str) -> Result<u32, String> {
+    fn check_before(&self, op: &'static str) -> Result<u32, String> {
         if self.dead() {
             return Err(format!("injected crash: {op} after the process died"));
         }
@@ -297,7 +282,7 @@ impl Faults {
     }
 
     /// After a successful call: fails when this is the fault's call (the response is lost).
-    fn after(&self, op: &'static str, n: u32) -> Result<(), String> {
+    fn check_after(&self, op: &'static str, n: u32) -> Result<(), String> {
         if self.strikes(op, n, true) {
             return Err(format!("injected fault after {op} #{n} (response lost)"));
         }
@@ -317,223 +302,37 @@ impl Faults {
     }
 }
 
-/// A port wrapped with fault injection.
-struct Faulty<P> {
-    inner: P,
-    faults: Arc<Faults>,
-}
+/// Every port call is an operation named after its method.
+impl PortHooks for Faults {
+    fn before(&self, operation: &'static str) -> BoxFuture<'_, Result<u32, String>> {
+        Box::pin(std::future::ready(Faults::check_before(self, operation)))
+    }
 
-fn store_fault(detail: String) -> StoreError {
-    StoreError::Unreachable {
-        store: "fault injection",
-        detail,
+    fn after(&self, operation: &'static str, n: u32) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(std::future::ready(Faults::check_after(self, operation, n)))
     }
 }
 
-fn catalog_fault(detail: String) -> CatalogError {
-    CatalogError::Unreachable {
-        operation: "fault injection",
-        detail,
-    }
-}
-
-/// Runs `call` between the fault checks of `op`.
-async fn guarded<T, E>(
-    faults: &Faults,
-    op: &'static str,
-    error: impl Fn(String) -> E,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    let n = faults.before(op).map_err(&error)?;
-    let value = call.await?;
-    faults.after(op, n).map_err(&error)?;
-    Ok(value)
-}
-
-impl<T: ProcessingTracker> ProcessingTracker for Faulty<T> {
-    async fn acquire(
-        &self,
-        table_id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<LeaseGrant, StoreError> {
-        let call = self.inner.acquire(table_id, owner, now, expires_at);
-        guarded(&self.faults, "acquire", store_fault, call).await
-    }
-
-    async fn confirm(&self, lease: &Lease, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
-        let call = self.inner.confirm(lease, expires_at);
-        guarded(&self.faults, "confirm", store_fault, call).await
-    }
-
-    async fn record_refresh(
-        &self,
-        lease: Option<&Lease>,
-        record: &RefreshRecord,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.record_refresh(lease, record);
-        guarded(&self.faults, "record_refresh", store_fault, call).await
-    }
-
-    async fn release(&self, lease: &Lease, last: &RefreshRecord) -> Result<(), StoreError> {
-        let call = self.inner.release(lease, last);
-        guarded(&self.faults, "release", store_fault, call).await
-    }
-}
-
-impl<B: FileBacklog> FileBacklog for Faulty<B> {
-    async fn pending(
-        &self,
-        table_id: &str,
-        limit: BacklogLimit,
-    ) -> Result<Vec<BacklogFile>, StoreError> {
-        let call = self.inner.pending(table_id, limit);
-        guarded(&self.faults, "pending", store_fault, call).await
-    }
-
-    async fn mark_processed(
-        &self,
-        lease: &Lease,
-        file_ids: &[String],
-        refresh_id: &str,
-        processed_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self
-            .inner
-            .mark_processed(lease, file_ids, refresh_id, processed_at, expires_at);
-        guarded(&self.faults, "mark_processed", store_fault, call).await
-    }
-
-    async fn record_failure(
-        &self,
-        lease: &Lease,
-        failure: &FileFailure,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.record_failure(lease, failure, at);
-        guarded(&self.faults, "record_failure", store_fault, call).await
-    }
-
-    async fn start_attempt(
-        &self,
-        lease: &Lease,
-        file_ids: &[String],
-        refresh_id: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.start_attempt(lease, file_ids, refresh_id, at);
-        guarded(&self.faults, "start_attempt", store_fault, call).await
-    }
-
-    async fn end_attempt(&self, lease: &Lease, file_ids: &[String]) -> Result<(), StoreError> {
-        let call = self.inner.end_attempt(lease, file_ids);
-        guarded(&self.faults, "end_attempt", store_fault, call).await
-    }
-
-    async fn mark_superseded(
-        &self,
-        lease: &Lease,
-        file: &SupersededFile,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let call = self.inner.mark_superseded(lease, file, at, expires_at);
-        guarded(&self.faults, "mark_superseded", store_fault, call).await
-    }
-
-    async fn key_versions(
-        &self,
-        table_id: &str,
-        order_keys: &[&str],
-    ) -> Result<Vec<KeyVersion>, StoreError> {
-        let call = self.inner.key_versions(table_id, order_keys);
-        guarded(&self.faults, "key_versions", store_fault, call).await
-    }
-}
-
-impl<C: Catalog> Catalog for Faulty<C> {
-    async fn ensure_database(&self, database: &str) -> Result<(), CatalogError> {
-        let call = self.inner.ensure_database(database);
-        guarded(&self.faults, "ensure_database", catalog_fault, call).await
-    }
-
-    async fn table(
-        &self,
-        database: &str,
-        name: &str,
-    ) -> Result<Option<TableDefinition>, CatalogError> {
-        let call = self.inner.table(database, name);
-        guarded(&self.faults, "get_table", catalog_fault, call).await
-    }
-
-    async fn create_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
-        let call = self.inner.create_table(table);
-        guarded(&self.faults, "create_table", catalog_fault, call).await
-    }
-
-    async fn update_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
-        let call = self.inner.update_table(table);
-        guarded(&self.faults, "update_table", catalog_fault, call).await
-    }
-
-    async fn partitions(
-        &self,
-        table: &TableDefinition,
-    ) -> Result<Vec<CatalogPartition>, CatalogError> {
-        let call = self.inner.partitions(table);
-        guarded(&self.faults, "get_partitions", catalog_fault, call).await
-    }
-
-    async fn create_partitions(
-        &self,
-        table: &TableDefinition,
-        partitions: &[CatalogPartition],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let call = self.inner.create_partitions(table, partitions);
-        guarded(&self.faults, "create_partitions", catalog_fault, call).await
-    }
-
-    async fn update_partitions(
-        &self,
-        table: &TableDefinition,
-        partitions: &[CatalogPartition],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let call = self.inner.update_partitions(table, partitions);
-        guarded(&self.faults, "update_partitions", catalog_fault, call).await
-    }
-
-    async fn delete_partitions(
-        &self,
-        table: &TableDefinition,
-        values: &[Vec<String>],
-    ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let call = self.inner.delete_partitions(table, values);
-        guarded(&self.faults, "delete_partitions", catalog_fault, call).await
-    }
-}
-
-/// A bucket wrapped with fault injection; operations are named `<bucket role>.<operation>`, and
-/// lake puts are told apart by what they write (`data`, `snapshot`, `tombstone`).
+/// Hooks injecting faults into a bucket's calls; operations are named `<bucket role>.<operation>`,
+/// and lake puts are told apart by what they write (`data`, `snapshot`, `tombstone`).
 #[derive(Debug)]
 struct FaultyStore {
-    inner: Arc<dyn ObjectStore>,
     faults: Arc<Faults>,
     role: &'static str,
 }
 
-impl std::fmt::Display for FaultyStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FaultyStore({})", self.inner)
-    }
-}
-
 impl FaultyStore {
-    fn op(&self, operation: &str, location: &Path) -> &'static str {
-        let what = if location.as_ref().contains("_tributary/snapshots") {
+    fn op(&self, call: Call<'_>) -> &'static str {
+        let operation = match call.operation {
+            Operation::Put | Operation::PutMultipart => "put",
+            Operation::Get => "get",
+            Operation::Copy => "copy",
+            Operation::Delete => return "lake.delete",
+            Operation::List | Operation::ListWithDelimiter => return "list_with_delimiter",
+        };
+        let what = if call.key().contains("_tributary/snapshots") {
             "snapshot"
-        } else if location.as_ref().contains("_tributary/tombstones") {
+        } else if call.key().contains("_tributary/tombstones") {
             "tombstone"
         } else {
             "data"
@@ -551,74 +350,28 @@ impl FaultyStore {
     }
 }
 
-#[async_trait::async_trait]
-impl ObjectStore for FaultyStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        let op = self.op("put", location);
-        let call = self.inner.put_opts(location, payload, opts);
-        guarded(&self.faults, op, Self::error, call).await
+impl StoreHooks for FaultyStore {
+    fn before<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, object_store::Result<u32>> {
+        let checked = self.faults.check_before(self.op(call)).map_err(Self::error);
+        Box::pin(std::future::ready(checked))
     }
 
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        let op = self.op("put", location);
-        let call = self.inner.put_multipart_opts(location, opts);
-        guarded(&self.faults, op, Self::error, call).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        let op = self.op("get", location);
-        let call = self.inner.get_opts(location, options);
-        guarded(&self.faults, op, Self::error, call).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        match self.faults.before("lake.delete") {
-            Ok(_) => self.inner.delete_stream(locations),
-            Err(detail) => Box::pin(futures::stream::once(async move {
-                Err(FaultyStore::error(detail))
-            })),
+    fn after(&self, call: Call<'_>, answered: Answered<'_>) -> object_store::Result<()> {
+        match answered.error {
+            Some(_) => Ok(()),
+            None => (self.faults)
+                .check_after(self.op(call), answered.ticket)
+                .map_err(Self::error),
         }
     }
 
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        if self.faults.dead() {
-            return Box::pin(futures::stream::once(async {
-                Err(FaultyStore::error("injected crash: list".into()))
-            }));
+    fn admit(&self, call: Call<'_>) -> object_store::Result<()> {
+        match call.operation {
+            Operation::Delete => self.faults.check_before(self.op(call)).map(|_| ()),
+            _ if self.faults.dead() => Err("injected crash: list".to_owned()),
+            _ => Ok(()),
         }
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let call = self.inner.list_with_delimiter(prefix);
-        guarded(&self.faults, "list_with_delimiter", Self::error, call).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        let op = self.op("copy", to);
-        let call = self.inner.copy_opts(from, to, options);
-        guarded(&self.faults, op, Self::error, call).await
+        .map_err(Self::error)
     }
 }
 
@@ -635,11 +388,8 @@ fn faulty_processor(
     let (registry, tracker, backlog, catalog) = pipeline.ports();
     let stores = pipeline.stores();
     let wrap = |inner: Arc<dyn ObjectStore>, role| -> Arc<dyn ObjectStore> {
-        Arc::new(FaultyStore {
-            inner,
-            faults: Arc::clone(faults),
-            role,
-        })
+        let faults = Arc::clone(faults);
+        Arc::new(HookedStore::new(inner, FaultyStore { faults, role }))
     };
     Processor::new(
         pipeline.config.settings.clone(),
@@ -649,18 +399,9 @@ fn faulty_processor(
         },
         (
             registry,
-            Faulty {
-                inner: tracker,
-                faults: Arc::clone(faults),
-            },
-            Faulty {
-                inner: backlog,
-                faults: Arc::clone(faults),
-            },
-            Faulty {
-                inner: catalog,
-                faults: Arc::clone(faults),
-            },
+            Hooked::new(tracker, Arc::clone(faults)),
+            Hooked::new(backlog, Arc::clone(faults)),
+            Hooked::new(catalog, Arc::clone(faults)),
         ),
         pipeline.clock.clone(),
     )
@@ -790,98 +531,51 @@ fault_tests! {
     during_garbage_collection: 2, "lake.delete", 1, false;
 }
 
-/// The lake bucket of a processor that stops at its commit point: its snapshot put waits until
-/// the test releases it. Records the keys written through it and how the snapshot put ended.
+/// Hooks of the lake bucket of a processor that stops at its commit point: its snapshot put
+/// waits until the test releases it. Records the keys written through it and how the snapshot
+/// put ended.
 #[derive(Debug)]
 struct GatedLake {
-    inner: Arc<dyn ObjectStore>,
     at_commit: Arc<Notify>,
     release: Arc<Notify>,
     written: Arc<Mutex<Vec<String>>>,
     snapshot_refused: Arc<AtomicBool>,
 }
 
-impl std::fmt::Display for GatedLake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GatedLake({})", self.inner)
+impl StoreHooks for GatedLake {
+    fn before<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, object_store::Result<u32>> {
+        Box::pin(async move {
+            let writes = [Operation::Put, Operation::PutMultipart, Operation::Copy];
+            if writes.contains(&call.operation) {
+                let mut written = self.written.lock().expect("written keys");
+                written.push(call.key().to_owned());
+            }
+            if is_snapshot_put(call) {
+                self.at_commit.notify_one();
+                self.release.notified().await;
+            }
+            Ok(0)
+        })
     }
-}
 
-impl GatedLake {
-    fn record(&self, location: &Path) {
-        self.written
-            .lock()
-            .expect("written keys")
-            .push(location.to_string());
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for GatedLake {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.record(location);
-        if !location.as_ref().contains("_tributary/snapshots") {
-            return self.inner.put_opts(location, payload, opts).await;
-        }
-        self.at_commit.notify_one();
-        self.release.notified().await;
-        let result = self.inner.put_opts(location, payload, opts).await;
-        if matches!(
-            result,
-            Err(object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. })
-        ) {
+    fn after(&self, call: Call<'_>, answered: Answered<'_>) -> object_store::Result<()> {
+        if is_snapshot_put(call)
+            && matches!(
+                answered.error,
+                Some(
+                    object_store::Error::AlreadyExists { .. }
+                        | object_store::Error::Precondition { .. }
+                )
+            )
+        {
             self.snapshot_refused.store(true, Ordering::SeqCst);
         }
-        result
+        Ok(())
     }
+}
 
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.record(location);
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.record(to);
-        self.inner.copy_opts(from, to, options).await
-    }
+fn is_snapshot_put(call: Call<'_>) -> bool {
+    call.operation == Operation::Put && call.key().contains("_tributary/snapshots")
 }
 
 #[tokio::test]
@@ -903,13 +597,15 @@ async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
         pipeline.config.settings.clone(),
         LakeStores {
             staging: pipeline.staging_store(),
-            lake: Arc::new(GatedLake {
-                inner: pipeline.lake_store(),
-                at_commit: Arc::clone(&at_commit),
-                release: Arc::clone(&release),
-                written: Arc::clone(&written),
-                snapshot_refused: Arc::clone(&snapshot_refused),
-            }),
+            lake: Arc::new(HookedStore::new(
+                pipeline.lake_store(),
+                GatedLake {
+                    at_commit: Arc::clone(&at_commit),
+                    release: Arc::clone(&release),
+                    written: Arc::clone(&written),
+                    snapshot_refused: Arc::clone(&snapshot_refused),
+                },
+            )),
         },
         (registry, tracker, backlog, catalog),
         pipeline.clock.clone(),

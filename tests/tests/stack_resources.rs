@@ -158,34 +158,6 @@ async fn the_state_machine_from_the_template_is_created_with_its_aliases_substit
     );
 }
 
-/// Writes `key` twice into `bucket` and returns the version ids the bucket keeps, sorted.
-async fn versions_after_two_writes(aws: &LocalAws, bucket: &str, key: &str) -> Vec<String> {
-    for body in ["1\n", "2\n"] {
-        aws.s3()
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(body.as_bytes().to_vec().into())
-            .send()
-            .await
-            .expect("put");
-    }
-    let mut versions: Vec<String> = aws
-        .s3()
-        .list_object_versions()
-        .bucket(bucket)
-        .prefix(key)
-        .send()
-        .await
-        .expect("list versions")
-        .versions()
-        .iter()
-        .filter_map(|v| v.version_id().map(str::to_owned))
-        .collect();
-    versions.sort();
-    versions
-}
-
 #[tokio::test]
 async fn buckets_from_the_template_are_versioned_and_events_carry_version_ids() {
     let aws = LocalAws::connect().await;
@@ -193,30 +165,22 @@ async fn buckets_from_the_template_are_versioned_and_events_carry_version_ids() 
     create_bucket(&aws.s3(), "LakeBucket", &lake)
         .await
         .expect("create the lake bucket");
-    let versions = versions_after_two_writes(&aws, &lake, "t/data/part-0.parquet").await;
+    let versions = aws
+        .put_versions(&lake, "t/data/part-0.parquet", &["1\n", "2\n"])
+        .await;
     assert_eq!(versions.len(), 2, "both writes are kept: {versions:?}");
 
     // The harness's staging bucket, routed to a queue through EventBridge as in the stack.
     let route = aws.staging_route(Route::EventBridge).await;
-    let versions = versions_after_two_writes(&aws, &route.bucket, "dms/s/t/LOAD00000001.csv").await;
+    let key = "dms/s/t/LOAD00000001.csv";
+    let versions = aws.put_versions(&route.bucket, key, &["1\n", "2\n"]).await;
     assert_eq!(versions.len(), 2, "both writes are kept: {versions:?}");
-    let mut carried = Vec::new();
-    for _ in 0..10 {
-        for message in aws.receive_batch(&route.queue_url).await {
-            let event: Value =
-                serde_json::from_str(message.body().unwrap_or_default()).expect("an event");
-            carried.push(
-                event["detail"]["object"]["version-id"]
-                    .as_str()
-                    .unwrap_or("none")
-                    .to_owned(),
-            );
-        }
-        if carried.len() >= 2 {
-            break;
-        }
-    }
-    carried.sort();
+    let carried: Vec<String> = aws
+        .announced_versions(&route.queue_url, 2)
+        .await
+        .into_iter()
+        .map(|(_, version)| version)
+        .collect();
     assert_eq!(
         carried, versions,
         "each event carries its write's version id"

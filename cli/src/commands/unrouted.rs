@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tributary_shared::domain::s3_events::Reexamination;
+use tributary_shared::domain::s3_events::StagedObject;
 use tributary_shared::ports::file_tracker::{FileStatus, UnroutedRecord};
 
 use crate::connection::Session;
@@ -152,8 +152,8 @@ pub async fn reexamine(session: &Session, records: &[UnroutedRecord]) -> Result<
     Ok(())
 }
 
-fn request(record: &UnroutedRecord) -> Reexamination {
-    Reexamination {
+fn request(record: &UnroutedRecord) -> StagedObject {
+    StagedObject {
         bucket: record.bucket.clone(),
         key: record.key.clone(),
         size: record.size,

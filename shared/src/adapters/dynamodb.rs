@@ -52,6 +52,28 @@ where
     }
 }
 
+/// The outcome of a conditional write to `store`: the output when DynamoDB made the write,
+/// `None` when its condition failed, the port's error otherwise.
+pub fn conditional_write<O, E, R>(
+    store: &'static str,
+    result: Result<O, SdkError<E, R>>,
+) -> Result<Option<O>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(store_error(store, &e)),
+    }
+}
+
 /// A request to `store` that could not even be built (a required field is missing: a bug).
 pub fn invalid_request(store: &'static str, error: &BuildError) -> StoreError {
     StoreError::Refused {

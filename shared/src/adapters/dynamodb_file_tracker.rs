@@ -40,8 +40,8 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use crate::adapters::dynamodb::{
-    Item, ItemReader, invalid_request, number_value, placeholders, store_error, string_value,
-    timestamp,
+    Item, ItemReader, conditional_write, invalid_request, number_value, placeholders, store_error,
+    string_value, timestamp,
 };
 use crate::adapters::dynamodb_processing_tracker::fenced_write;
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
@@ -253,7 +253,8 @@ impl DynamoDbFileTracker {
         item
     }
 
-    fn unrecognized_item(object: &UnrecognizedObject) -> Item {
+    fn unrecognized_item(unrecognized: &UnrecognizedObject) -> Item {
+        let object = &unrecognized.object;
         let mut item = Self::object_item(&ObjectFacts {
             table_id: UNROUTED,
             file_sk: &unrecognized_sort_key(&object.key, object.object_version()),
@@ -263,7 +264,7 @@ impl DynamoDbFileTracker {
             object_version: object.object_version(),
             landed_at: object.landed_at,
             status: FileStatus::Unrecognized,
-            reason: Some(&object.reason),
+            reason: Some(&unrecognized.reason),
         });
         insert_optional(
             &mut item,
@@ -463,16 +464,7 @@ impl DynamoDbFileTracker {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(store_error(STORE, &e)),
-        }
+        Ok(conditional_write(STORE, result)?.is_some())
     }
 
     /// The processing-tracker table fenced writes check the lease in.
@@ -590,25 +582,20 @@ impl FileTracker for DynamoDbFileTracker {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await;
-        match result {
+        match conditional_write(STORE, result)? {
             // Re-examining an unrecognized object renews its record; it was not new.
-            Ok(old)
+            Some(old)
                 if old.attributes().is_some() && matches!(arrival, Arrival::Unrecognized(_)) =>
             {
                 Ok(RecordOutcome::AlreadyRecorded)
             }
-            Ok(_) => Ok(RecordOutcome::Recorded),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(RecordOutcome::AlreadyRecorded)
-            }
-            Err(e) => Err(store_error(STORE, &e)),
+            Some(_) => Ok(RecordOutcome::Recorded),
+            None => Ok(RecordOutcome::AlreadyRecorded),
         }
     }
 
     async fn forget_unrecognized(&self, object: &UnrecognizedObject) -> Result<(), StoreError> {
+        let object = &object.object;
         let result = self
             .client
             .delete_item()
@@ -626,16 +613,8 @@ impl FileTracker for DynamoDbFileTracker {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(store_error(STORE, &e)),
-        }
+        // A record that is gone, or no longer unrecognized, is not ours to remove.
+        conditional_write(STORE, result).map(|_| ())
     }
 }
 

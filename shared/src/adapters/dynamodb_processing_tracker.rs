@@ -41,8 +41,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 
 use crate::adapters::dynamodb::{
-    Item, ItemReader, invalid_request, number_value, placeholders, store_error, string_value,
-    timestamp,
+    Item, ItemReader, conditional_write, invalid_request, number_value, placeholders, store_error,
+    string_value, timestamp,
 };
 use crate::adapters::local_stack::{SetupError, create_dynamodb_table};
 use crate::ports::processing_tracker::{
@@ -503,16 +503,9 @@ impl DynamoDbProcessingTracker {
             .set_expression_attribute_values(Some(all_values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(lease_lost(lease))
-            }
-            Err(e) => Err(store_error(STORE, &e)),
-        }
+        conditional_write(STORE, result)?
+            .map(|_| ())
+            .ok_or_else(|| lease_lost(lease))
     }
 }
 

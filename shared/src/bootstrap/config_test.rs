@@ -264,5 +264,13 @@ fn each_missing_batch_manager_setting_is_named() {
     }
     let mut pairs = BATCH_MANAGER_REQUIRED.to_vec();
     pairs.push((vars::BACKLOG_LOOKUP_CONCURRENCY, "0"));
-    assert!(batch_manager(&pairs).is_err(), "0 lookups in flight");
+    let zero = batch_manager(&pairs);
+    assert!(
+        matches!(
+            &zero,
+            Err(ConfigError::Invalid { variable: vars::BACKLOG_LOOKUP_CONCURRENCY, value, .. })
+                if value == "0"
+        ),
+        "0 lookups in flight: {zero:?}"
+    );
 }

@@ -149,14 +149,7 @@ fn the_table_and_cadence_dimensions_are_top_level_strings() {
 
 #[test]
 fn refresh_failures_is_one_for_a_failed_table_and_zero_otherwise() {
-    for outcome in [
-        RefreshOutcomeKind::Completed,
-        RefreshOutcomeKind::NoFiles,
-        RefreshOutcomeKind::Busy,
-        RefreshOutcomeKind::Failed,
-        RefreshOutcomeKind::Deferred,
-        RefreshOutcomeKind::Inactive,
-    ] {
+    for outcome in RefreshOutcomeKind::ALL {
         let document = table_document(table("sales.orders", outcome, None));
         let expected = if outcome == RefreshOutcomeKind::Failed {
             1.0

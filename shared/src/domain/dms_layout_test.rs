@@ -350,10 +350,26 @@ fn table_ids_name_exactly_one_schema_and_table() {
 
 #[test]
 fn text_that_could_name_two_tables_is_not_a_table_id() {
-    for bad in [
-        "t.x.y", "orders", ".orders", "sales.", "a%2e.b", "a%2F.b", "a%.b",
+    let two_dots = "it has more than one `.`; a `.` inside a name is written `%2E`";
+    let no_dot = "there is no `.` between schema and table";
+    let bad_part = "a `%` is not part of `%25` or `%2E`, or a name is empty";
+    for (bad, reason) in [
+        ("t.x.y", two_dots),
+        ("orders", no_dot),
+        (".orders", bad_part),
+        ("sales.", bad_part),
+        ("a%2e.b", bad_part),
+        ("a%2F.b", bad_part),
+        ("a%.b", bad_part),
     ] {
-        assert!(SourceTable::from_id(bad).is_err(), "{bad}");
+        assert_eq!(
+            SourceTable::from_id(bad),
+            Err(TableIdError {
+                id: bad.to_owned(),
+                reason
+            }),
+            "{bad}"
+        );
     }
 }
 

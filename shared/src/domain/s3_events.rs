@@ -58,6 +58,31 @@ pub struct ObjectCreated {
     pub event_time: Option<DateTime<Utc>>,
 }
 
+impl ObjectCreated {
+    /// The announced object as recorded under `key` (decoded), landed at the event time, else
+    /// at `first_seen`.
+    pub fn staged(&self, key: String, first_seen: DateTime<Utc>) -> StagedObject {
+        let ObjectCreated {
+            bucket,
+            size,
+            etag,
+            version_id,
+            sequencer,
+            event_time,
+            ..
+        } = self.clone();
+        StagedObject {
+            bucket,
+            key,
+            size,
+            etag,
+            version_id,
+            sequencer,
+            landed_at: event_time.unwrap_or(first_seen),
+        }
+    }
+}
+
 /// What one S3 record or EventBridge event announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -199,7 +224,7 @@ fn parse_document(document: &Value, inside_sns: bool) -> Result<Vec<Notice>, Eve
         return parse_s3_notification(document);
     }
     if let Some(request) = document.get(REEXAMINE_FIELD) {
-        let request = Reexamination::deserialize(request)
+        let request = StagedObject::deserialize(request)
             .map_err(|e| EventError::MalformedReexamination(e.to_string()))?;
         return Ok(vec![Notice::Reexamine(request.into_object())]);
     }
@@ -328,9 +353,11 @@ impl S3Record {
 /// `tributary retry` sends to the file-events queue.
 pub const REEXAMINE_FIELD: &str = "tributary_reexamine";
 
-/// An object to examine again: what its record holds. The key is the decoded key.
+/// An object version under the staging prefix as the file tracker records it (the key decoded):
+/// what an `unrecognized` or `unregistered` record holds, and what `tributary retry` sends back
+/// to be examined again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reexamination {
+pub struct StagedObject {
     /// Bucket name.
     pub bucket: String,
     /// The decoded key.
@@ -351,10 +378,19 @@ pub struct Reexamination {
     pub landed_at: DateTime<Utc>,
 }
 
-impl Reexamination {
+impl StagedObject {
     /// The message body that asks the file-manager to examine this object again.
     pub fn message_body(&self) -> String {
         serde_json::json!({ REEXAMINE_FIELD: self }).to_string()
+    }
+
+    /// The object version as recorded: the version id, else the ETag, else `unidentified` (one
+    /// record then stands for every version of the key).
+    pub fn object_version(&self) -> &str {
+        self.version_id
+            .as_deref()
+            .or(self.etag.as_deref())
+            .unwrap_or("unidentified")
     }
 
     fn into_object(self) -> ObjectCreated {

@@ -13,23 +13,11 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::*;
-use crate::lake::table_config::parse_hive_type;
 
 const KEY: &str = "dms/sales/orders/20240101-000000000";
 
 fn input() -> InputFormat {
-    InputFormat {
-        csv_delimiter: b',',
-        csv_null_string: "NULL".to_owned(),
-        csv_header: false,
-        cdc_op_column: true,
-        full_load_op_column: false,
-        op_column_name: "Op".to_owned(),
-        columns: [("id", "bigint"), ("note", "string")]
-            .iter()
-            .map(|(name, hive)| Field::new(*name, parse_hive_type(hive).unwrap(), true))
-            .collect(),
-    }
+    super::tests::input(&[("id", "bigint"), ("note", "string")])
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -71,6 +59,16 @@ async fn store_with(path: &Path, contents: Vec<u8>) -> (InMemory, String) {
     let store = InMemory::new();
     let put = store.put(path, PutPayload::from(contents)).await.unwrap();
     (store, put.e_tag.unwrap())
+}
+
+/// Reads the current object at `path` (no recorded version) within `max_bytes`.
+async fn read_current(
+    store: &InMemory,
+    path: &Path,
+    format: FileFormat,
+    max_bytes: u64,
+) -> Result<FileChanges, ReadError> {
+    read_limited(store, path, format, &RecordedVersion::Current, max_bytes).await
 }
 
 async fn read_limited(
@@ -115,14 +113,7 @@ async fn a_gzip_bomb_is_refused_once_it_decompresses_beyond_the_limit_naming_fil
     let path = Path::from(format!("{KEY}.csv.gz"));
     let (store, _) = store_with(&path, bomb).await;
     let limit = 1 << 20;
-    let result = read_limited(
-        &store,
-        &path,
-        FileFormat::CsvGzip,
-        &RecordedVersion::Current,
-        limit,
-    )
-    .await;
+    let result = read_current(&store, &path, FileFormat::CsvGzip, limit).await;
     assert_too_large(result, &path, limit);
 }
 
@@ -133,24 +124,11 @@ async fn a_gzip_file_decompressing_to_exactly_the_limit_is_read() {
     let path = Path::from(format!("{KEY}.csv.gz"));
     let (store, _) = store_with(&path, gzip(text.as_bytes())).await;
     let limit = text.len() as u64;
-    let changes = read_limited(
-        &store,
-        &path,
-        FileFormat::CsvGzip,
-        &RecordedVersion::Current,
-        limit,
-    )
-    .await
-    .unwrap();
+    let changes = read_current(&store, &path, FileFormat::CsvGzip, limit)
+        .await
+        .unwrap();
     assert_eq!(changes.columns.num_rows(), 1_000);
-    let result = read_limited(
-        &store,
-        &path,
-        FileFormat::CsvGzip,
-        &RecordedVersion::Current,
-        limit - 1,
-    )
-    .await;
+    let result = read_current(&store, &path, FileFormat::CsvGzip, limit - 1).await;
     assert_too_large(result, &path, limit - 1);
 }
 
@@ -158,7 +136,7 @@ async fn a_gzip_file_decompressing_to_exactly_the_limit_is_read() {
 async fn an_object_stored_larger_than_the_limit_is_refused_before_it_is_read() {
     let path = Path::from(format!("{KEY}.csv"));
     let (store, _) = store_with(&path, b"I,1,x\nI,2,y\n".to_vec()).await;
-    let result = read_limited(&store, &path, FileFormat::Csv, &RecordedVersion::Current, 5).await;
+    let result = read_current(&store, &path, FileFormat::Csv, 5).await;
     assert_too_large(result, &path, 5);
 }
 
@@ -170,24 +148,11 @@ async fn a_parquet_file_whose_columns_decompress_beyond_the_limit_is_refused() {
     let path = Path::from(format!("{KEY}.parquet"));
     let (store, _) = store_with(&path, data).await;
     let limit = stored * 2;
-    let result = read_limited(
-        &store,
-        &path,
-        FileFormat::Parquet,
-        &RecordedVersion::Current,
-        limit,
-    )
-    .await;
+    let result = read_current(&store, &path, FileFormat::Parquet, limit).await;
     assert_too_large(result, &path, limit);
-    let changes = read_limited(
-        &store,
-        &path,
-        FileFormat::Parquet,
-        &RecordedVersion::Current,
-        u64::MAX,
-    )
-    .await
-    .unwrap();
+    let changes = read_current(&store, &path, FileFormat::Parquet, u64::MAX)
+        .await
+        .unwrap();
     assert_eq!(changes.columns.num_rows(), 10_000);
 }
 
@@ -213,15 +178,9 @@ async fn the_recorded_etag_is_read_and_an_overwritten_object_is_a_gone_version()
         other => panic!("expected VersionGone, got {other:?}"),
     }
     // Without a recorded version, the current object is read.
-    let current = read_limited(
-        &store,
-        &path,
-        FileFormat::Csv,
-        &RecordedVersion::Current,
-        u64::MAX,
-    )
-    .await
-    .unwrap();
+    let current = read_current(&store, &path, FileFormat::Csv, u64::MAX)
+        .await
+        .unwrap();
     assert_eq!(current.columns.num_rows(), 1);
 }
 
@@ -235,14 +194,7 @@ async fn a_deleted_object_is_a_gone_version_only_when_a_version_was_recorded() {
         matches!(gone, Err(ReadError::VersionGone { .. })),
         "{gone:?}"
     );
-    let missing = read_limited(
-        &store,
-        &path,
-        FileFormat::Csv,
-        &RecordedVersion::Current,
-        u64::MAX,
-    )
-    .await;
+    let missing = read_current(&store, &path, FileFormat::Csv, u64::MAX).await;
     assert!(
         matches!(missing, Err(ReadError::Storage { .. })),
         "{missing:?}"

@@ -17,7 +17,8 @@ use parquet::arrow::ArrowWriter;
 use super::*;
 use crate::lake::table_config::parse_hive_type;
 
-fn input(columns: &[(&str, &str)]) -> InputFormat {
+/// The input format of a headerless CDC CSV file with an Op column and `columns`.
+pub(super) fn input(columns: &[(&str, &str)]) -> InputFormat {
     InputFormat {
         csv_delimiter: b',',
         csv_null_string: "NULL".to_owned(),

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::domain::dms_layout::{DmsFile, FileFormat, FileKind, OrderKey, SourceTable};
 use crate::domain::object_key::ObjectKey;
-use crate::domain::s3_events::ObjectCreated;
+use crate::domain::s3_events::{ObjectCreated, StagedObject};
 use crate::ports::processing_tracker::Lease;
 use crate::ports::state_store::StoreError;
 
@@ -164,33 +164,11 @@ impl LandedFile {
 /// with the reason so it is never dropped without a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnrecognizedObject {
-    /// Staging bucket.
-    pub bucket: String,
-    /// The decoded key (as received when it cannot be decoded).
-    pub key: String,
-    /// Size in bytes, when the event carried it.
-    pub size: Option<u64>,
-    /// ETag without quotes.
-    pub etag: Option<String>,
-    /// S3 version id (versioned buckets).
-    pub version_id: Option<String>,
-    /// S3 event sequencer.
-    pub sequencer: Option<String>,
-    /// When the object was created in S3 (event time), else when it was first seen.
-    pub landed_at: DateTime<Utc>,
+    /// The object (its key as received when it cannot be decoded; landed when S3 created it,
+    /// else when it was first seen).
+    pub object: StagedObject,
     /// Why it is not applied, and what to do about it.
     pub reason: String,
-}
-
-impl UnrecognizedObject {
-    /// The object version as recorded: the version id, else the ETag, else `unidentified` (one
-    /// record then stands for every version of the key).
-    pub fn object_version(&self) -> &str {
-        self.version_id
-            .as_deref()
-            .or(self.etag.as_deref())
-            .unwrap_or("unidentified")
-    }
 }
 
 /// What the file-manager records for one announced object version.

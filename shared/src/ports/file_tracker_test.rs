@@ -34,7 +34,7 @@ fn object_version_prefers_the_version_id_over_the_etag() {
 
 #[test]
 fn an_object_without_etag_or_version_is_refused() {
-    assert!(landed(&object(None, None)).is_err());
+    assert_eq!(landed(&object(None, None)), Err(UntrackableFile::NoVersion));
 }
 
 #[test]

@@ -66,6 +66,16 @@ pub enum RefreshOutcomeKind {
 }
 
 impl RefreshOutcomeKind {
+    /// Every outcome.
+    pub const ALL: [RefreshOutcomeKind; 6] = [
+        RefreshOutcomeKind::Completed,
+        RefreshOutcomeKind::NoFiles,
+        RefreshOutcomeKind::Busy,
+        RefreshOutcomeKind::Failed,
+        RefreshOutcomeKind::Deferred,
+        RefreshOutcomeKind::Inactive,
+    ];
+
     /// The stored and reported name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,16 +90,9 @@ impl RefreshOutcomeKind {
 
     /// The outcome whose stored name ([`RefreshOutcomeKind::as_str`]) is `name`.
     pub fn from_name(name: &str) -> Option<RefreshOutcomeKind> {
-        [
-            RefreshOutcomeKind::Completed,
-            RefreshOutcomeKind::NoFiles,
-            RefreshOutcomeKind::Busy,
-            RefreshOutcomeKind::Failed,
-            RefreshOutcomeKind::Deferred,
-            RefreshOutcomeKind::Inactive,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == name)
+        RefreshOutcomeKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
     }
 }
 

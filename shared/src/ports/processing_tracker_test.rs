@@ -4,14 +4,7 @@ use super::*;
 
 #[test]
 fn every_outcome_reads_back_from_its_stored_name() {
-    for outcome in [
-        RefreshOutcomeKind::Completed,
-        RefreshOutcomeKind::NoFiles,
-        RefreshOutcomeKind::Busy,
-        RefreshOutcomeKind::Failed,
-        RefreshOutcomeKind::Deferred,
-        RefreshOutcomeKind::Inactive,
-    ] {
+    for outcome in RefreshOutcomeKind::ALL {
         assert_eq!(
             RefreshOutcomeKind::from_name(outcome.as_str()),
             Some(outcome)

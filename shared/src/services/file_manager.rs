@@ -26,7 +26,8 @@ use tracing::{error, info};
 use crate::domain::dms_layout::StagingLayout;
 use crate::domain::object_key::ObjectKey;
 use crate::domain::s3_events::{
-    EventError, EventKey, Invocation, Notice, ObjectCreated, QueuedNotices, parse_invocation,
+    EventError, EventKey, Invocation, Notice, ObjectCreated, QueuedNotices, StagedObject,
+    parse_invocation,
 };
 use crate::ports::file_tracker::{
     Arrival, FileStatus, FileTracker, LandedFile, RecordOutcome, UnrecognizedObject,
@@ -372,13 +373,7 @@ impl<T: FileTracker, R: TableRegistry> FileManager<T, R> {
     fn examine_object(&self, object: &ObjectCreated, now: DateTime<Utc>) -> Examination {
         let unrecognized = |key: String, reason: String| {
             Examination::Unrecognized(UnrecognizedObject {
-                bucket: object.bucket.clone(),
-                key,
-                size: object.size,
-                etag: object.etag.clone(),
-                version_id: object.version_id.clone(),
-                sequencer: object.sequencer.clone(),
-                landed_at: object.event_time.unwrap_or(now),
+                object: object.staged(key, now),
                 reason,
             })
         };
@@ -471,7 +466,10 @@ impl<T: FileTracker, R: TableRegistry> FileManager<T, R> {
                 file.key.as_str(),
                 Some(format!("table {} is not registered", file.table.id())),
             ),
-            Arrival::Unrecognized(object) => (object.key.as_str(), Some(object.reason.clone())),
+            Arrival::Unrecognized(unrecognized) => (
+                unrecognized.object.key.as_str(),
+                Some(unrecognized.reason.clone()),
+            ),
         };
         if item.reexamine && !matches!(arrival, Arrival::Unrecognized(_)) {
             let previous = self.previous_unrecognized(item, key);
@@ -505,13 +503,15 @@ impl<T: FileTracker, R: TableRegistry> FileManager<T, R> {
     fn previous_unrecognized(&self, item: &Examined<'_>, key: &str) -> UnrecognizedObject {
         let object = item.object;
         UnrecognizedObject {
-            bucket: self.layout.bucket().to_owned(),
-            key: key.to_owned(),
-            size: None,
-            etag: object.and_then(|o| o.etag.clone()),
-            version_id: object.and_then(|o| o.version_id.clone()),
-            sequencer: None,
-            landed_at: DateTime::UNIX_EPOCH,
+            object: StagedObject {
+                bucket: self.layout.bucket().to_owned(),
+                key: key.to_owned(),
+                size: None,
+                etag: object.and_then(|o| o.etag.clone()),
+                version_id: object.and_then(|o| o.version_id.clone()),
+                sequencer: None,
+                landed_at: DateTime::UNIX_EPOCH,
+            },
             reason: String::new(),
         }
     }

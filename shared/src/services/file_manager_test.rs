@@ -29,7 +29,7 @@ impl FileTracker for MemoryTracker {
 
     async fn forget_unrecognized(&self, object: &UnrecognizedObject) -> Result<(), StoreError> {
         if let Ok(mut forgotten) = self.forgotten.lock() {
-            forgotten.push(object.key.clone());
+            forgotten.push(object.object.key.clone());
         }
         Ok(())
     }
@@ -88,7 +88,7 @@ fn arrivals(manager: &FileManager<MemoryTracker, MemoryRegistry>) -> Vec<(FileSt
         .map(|a| {
             let key = match a {
                 Arrival::Landed(f) | Arrival::Unregistered(f) => f.key.as_str().to_owned(),
-                Arrival::Unrecognized(o) => o.key.clone(),
+                Arrival::Unrecognized(o) => o.object.key.clone(),
             };
             (a.status(), key)
         })
@@ -189,7 +189,7 @@ async fn keys_are_decoded_by_the_rule_of_their_envelope() {
         .iter()
         .map(|a| match a {
             Arrival::Landed(f) | Arrival::Unregistered(f) => (f.table.table.clone(), a.status()),
-            Arrival::Unrecognized(o) => (o.key.clone(), a.status()),
+            Arrival::Unrecognized(o) => (o.object.key.clone(), a.status()),
         })
         .collect();
     assert_eq!(
@@ -262,7 +262,7 @@ async fn a_registry_outage_fails_the_notice_so_it_is_retried() {
 #[tokio::test]
 async fn a_reexamined_object_recorded_as_a_dms_file_forgets_its_unrecognized_record() {
     let manager = manager(Some(vec!["sales.orders"]));
-    let request = crate::domain::s3_events::Reexamination {
+    let request = crate::domain::s3_events::StagedObject {
         bucket: "staging".into(),
         key: "dms/sales/orders/LOAD00000001.csv".into(),
         size: Some(3),

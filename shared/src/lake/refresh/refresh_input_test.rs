@@ -54,6 +54,12 @@ fn dms_parquet(with_op: bool, rows: &[DmsRow<'_>]) -> Vec<u8> {
     parquet_bytes(&RecordBatch::try_new(schema, columns).unwrap())
 }
 
+/// Stages the DMS Parquet file `name` of `rows` (with an Op column unless it is a full load).
+async fn stage_dms(lake: &Lake, name: &str, rows: &[DmsRow<'_>]) -> PendingFile {
+    let with_op = !name.starts_with("LOAD");
+    lake.stage(name, dms_parquet(with_op, rows)).await
+}
+
 fn current(id: i64, region: &str, amount: i64, ts: &str) -> String {
     format!("amount={amount},dms_ts={ts},id={id},region={region}")
 }
@@ -71,33 +77,27 @@ fn column_types(snapshot: &TableSnapshot) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_string_commit_timestamp_orders_dms_parquet_full_load_and_cdc() {
     let mut lake = Lake::new(DMS_PARQUET);
-    let load = lake
-        .stage(
-            "LOAD00000001.parquet",
-            dms_parquet(
-                false,
-                &[
-                    ("", Some(1), "eu", 10, "2024-01-01 00:00:09.000000"),
-                    ("", Some(2), "us", 20, "2024-01-01 00:00:09.000000"),
-                ],
-            ),
-        )
-        .await;
+    let load = stage_dms(
+        &lake,
+        "LOAD00000001.parquet",
+        &[
+            ("", Some(1), "eu", 10, "2024-01-01 00:00:09.000000"),
+            ("", Some(2), "us", 20, "2024-01-01 00:00:09.000000"),
+        ],
+    )
+    .await;
     // Changes cached during the load carry earlier timestamps, and still win over the load.
-    let cdc = lake
-        .stage(
-            "20240101-000001000.parquet",
-            dms_parquet(
-                true,
-                &[
-                    ("U", Some(1), "eu", 11, "2024-01-01 00:00:05.000001"),
-                    ("U", Some(1), "eu", 12, "2024-01-01 00:00:05.000002"),
-                    ("D", Some(2), "us", 20, "2024-01-01 00:00:06.5"),
-                    ("I", Some(3), "us", 30, "2024-01-01 00:00:07"),
-                ],
-            ),
-        )
-        .await;
+    let cdc = stage_dms(
+        &lake,
+        "20240101-000001000.parquet",
+        &[
+            ("U", Some(1), "eu", 11, "2024-01-01 00:00:05.000001"),
+            ("U", Some(1), "eu", 12, "2024-01-01 00:00:05.000002"),
+            ("D", Some(2), "us", 20, "2024-01-01 00:00:06.5"),
+            ("I", Some(3), "us", 30, "2024-01-01 00:00:07"),
+        ],
+    )
+    .await;
     let outcome = lake.refresh(&[load, cdc]).await.unwrap();
     assert_eq!(
         lake.rows().await,
@@ -132,28 +132,22 @@ async fn a_commit_timestamp_declared_as_timestamp_reads_the_dms_string_column() 
           "partition_by""#,
     );
     let mut lake = Lake::new(&config);
-    let load = lake
-        .stage(
-            "LOAD00000001.parquet",
-            dms_parquet(
-                false,
-                &[("", Some(1), "eu", 10, "2024-01-01 00:00:09.000000")],
-            ),
-        )
-        .await;
+    let load = stage_dms(
+        &lake,
+        "LOAD00000001.parquet",
+        &[("", Some(1), "eu", 10, "2024-01-01 00:00:09.000000")],
+    )
+    .await;
     lake.refresh(&[load]).await.unwrap();
-    let cdc = lake
-        .stage(
-            "20240101-000001000.parquet",
-            dms_parquet(
-                true,
-                &[
-                    ("U", Some(1), "eu", 12, "2024-01-01 00:00:05.000002"),
-                    ("U", Some(1), "eu", 11, "2024-01-01 00:00:05.000001"),
-                ],
-            ),
-        )
-        .await;
+    let cdc = stage_dms(
+        &lake,
+        "20240101-000001000.parquet",
+        &[
+            ("U", Some(1), "eu", 12, "2024-01-01 00:00:05.000002"),
+            ("U", Some(1), "eu", 11, "2024-01-01 00:00:05.000001"),
+        ],
+    )
+    .await;
     lake.refresh(&[cdc]).await.unwrap();
     assert_eq!(
         lake.rows().await,
@@ -161,12 +155,12 @@ async fn a_commit_timestamp_declared_as_timestamp_reads_the_dms_string_column() 
     );
     assert!(column_types(&lake.snapshot().await).contains(&("dms_ts".into(), "timestamp".into())));
 
-    let bad = lake
-        .stage(
-            "20240101-000002000.parquet",
-            dms_parquet(true, &[("U", Some(1), "eu", 13, "2024-01-01 25:00:00")]),
-        )
-        .await;
+    let bad = stage_dms(
+        &lake,
+        "20240101-000002000.parquet",
+        &[("U", Some(1), "eu", 13, "2024-01-01 25:00:00")],
+    )
+    .await;
     let error = lake.refresh(&[bad]).await.unwrap_err();
     assert!(
         matches!(&error, MergeError::BadFile(ReadError::Unparsable { row: 1, column, .. }) if column == "dms_ts"),
@@ -192,28 +186,14 @@ async fn string_commit_timestamp_ties_are_broken_by_file_then_row_whatever_the_a
     ];
 
     let mut together = Lake::new(DMS_PARQUET);
-    let first = together
-        .stage("20240101-000000000.parquet", dms_parquet(true, &first_rows))
-        .await;
-    let second = together
-        .stage(
-            "20240101-000000001.parquet",
-            dms_parquet(true, &second_rows),
-        )
-        .await;
+    let first = stage_dms(&together, "20240101-000000000.parquet", &first_rows).await;
+    let second = stage_dms(&together, "20240101-000000001.parquet", &second_rows).await;
     together.refresh(&[second, first]).await.unwrap();
     assert_eq!(together.rows().await, expected);
 
     let mut reversed = Lake::new(DMS_PARQUET);
-    let first = reversed
-        .stage("20240101-000000000.parquet", dms_parquet(true, &first_rows))
-        .await;
-    let second = reversed
-        .stage(
-            "20240101-000000001.parquet",
-            dms_parquet(true, &second_rows),
-        )
-        .await;
+    let first = stage_dms(&reversed, "20240101-000000000.parquet", &first_rows).await;
+    let second = stage_dms(&reversed, "20240101-000000001.parquet", &second_rows).await;
     reversed.refresh(&[second]).await.unwrap();
     let late = reversed.refresh(&[first]).await.unwrap();
     assert_eq!(reversed.rows().await, expected);
@@ -226,22 +206,16 @@ async fn string_commit_timestamp_ties_are_broken_by_file_then_row_whatever_the_a
 #[tokio::test]
 async fn an_unparsable_commit_timestamp_is_bad_input_naming_file_row_and_column() {
     let mut lake = Lake::new(DMS_PARQUET);
-    for (name, with_op) in [
-        ("20240101-000000000.parquet", true),
-        ("LOAD00000001.parquet", false),
-    ] {
-        let file = lake
-            .stage(
-                name,
-                dms_parquet(
-                    with_op,
-                    &[
-                        ("I", Some(1), "eu", 1, "2024-01-01 00:00:05"),
-                        ("I", Some(2), "eu", 1, "01/01/2024 00:00:05"),
-                    ],
-                ),
-            )
-            .await;
+    for name in ["20240101-000000000.parquet", "LOAD00000001.parquet"] {
+        let file = stage_dms(
+            &lake,
+            name,
+            &[
+                ("I", Some(1), "eu", 1, "2024-01-01 00:00:05"),
+                ("I", Some(2), "eu", 1, "01/01/2024 00:00:05"),
+            ],
+        )
+        .await;
         let error = lake.refresh(std::slice::from_ref(&file)).await.unwrap_err();
         assert!(
             matches!(
@@ -296,24 +270,21 @@ async fn scd2_versions_are_linked_by_a_string_commit_timestamp() {
         r#""storage_mode": "scd2""#,
     );
     let mut lake = Lake::new(&config);
-    let load = lake
-        .stage(
-            "LOAD00000001.parquet",
-            dms_parquet(false, &[("", Some(1), "eu", 10, "2024-01-01 00:00:01.5")]),
-        )
-        .await;
-    let cdc = lake
-        .stage(
-            "20240101-000001000.parquet",
-            dms_parquet(
-                true,
-                &[
-                    ("U", Some(1), "eu", 12, "2024-01-01 00:00:03.000000"),
-                    ("U", Some(1), "eu", 11, "2024-01-01 00:00:02.123456789"),
-                ],
-            ),
-        )
-        .await;
+    let load = stage_dms(
+        &lake,
+        "LOAD00000001.parquet",
+        &[("", Some(1), "eu", 10, "2024-01-01 00:00:01.5")],
+    )
+    .await;
+    let cdc = stage_dms(
+        &lake,
+        "20240101-000001000.parquet",
+        &[
+            ("U", Some(1), "eu", 12, "2024-01-01 00:00:03.000000"),
+            ("U", Some(1), "eu", 11, "2024-01-01 00:00:02.123456789"),
+        ],
+    )
+    .await;
     lake.refresh(&[load, cdc]).await.unwrap();
     assert_eq!(
         lake.rows().await,
@@ -414,12 +385,12 @@ async fn a_null_primary_key_is_bad_input_naming_file_row_and_column() {
 #[tokio::test]
 async fn a_file_without_the_key_column_is_refused_with_the_others_of_its_refresh() {
     let mut lake = Lake::new(DMS_PARQUET);
-    let keyed = lake
-        .stage(
-            "20240101-000000000.parquet",
-            dms_parquet(true, &[("I", Some(1), "eu", 1, "2024-01-01 00:00:05")]),
-        )
-        .await;
+    let keyed = stage_dms(
+        &lake,
+        "20240101-000000000.parquet",
+        &[("I", Some(1), "eu", 1, "2024-01-01 00:00:05")],
+    )
+    .await;
     let keyless = RecordBatch::try_from_iter([
         ("Op", Arc::new(StringArray::from(vec!["I"])) as ArrayRef),
         ("region", Arc::new(StringArray::from(vec!["eu"]))),
@@ -541,18 +512,15 @@ async fn a_partition_value_glue_or_s3_cannot_hold_is_bad_input_naming_file_and_r
     let s3_long = "/".repeat(400); // 400 characters for Glue, 1,200 bytes Hive-escaped
     for (value, is_glue) in [(glue_long.as_str(), true), (s3_long.as_str(), false)] {
         let mut lake = Lake::new(DMS_PARQUET);
-        let file = lake
-            .stage(
-                "20240101-000000000.parquet",
-                dms_parquet(
-                    true,
-                    &[
-                        ("I", Some(1), "eu", 1, "2024-01-01 00:00:05"),
-                        ("I", Some(2), value, 1, "2024-01-01 00:00:05"),
-                    ],
-                ),
-            )
-            .await;
+        let file = stage_dms(
+            &lake,
+            "20240101-000000000.parquet",
+            &[
+                ("I", Some(1), "eu", 1, "2024-01-01 00:00:05"),
+                ("I", Some(2), value, 1, "2024-01-01 00:00:05"),
+            ],
+        )
+        .await;
         let error = lake.refresh(std::slice::from_ref(&file)).await.unwrap_err();
         match &error {
             MergeError::PartitionLimit {
@@ -593,20 +561,20 @@ async fn a_partition_value_glue_or_s3_cannot_hold_is_bad_input_naming_file_and_r
 #[tokio::test]
 async fn a_current_mode_delete_carrying_a_too_long_value_only_leaves_a_tombstone() {
     let mut lake = Lake::new(DMS_PARQUET);
-    let load = lake
-        .stage(
-            "LOAD00000001.parquet",
-            dms_parquet(false, &[("", Some(1), "eu", 1, "2024-01-01 00:00:01")]),
-        )
-        .await;
+    let load = stage_dms(
+        &lake,
+        "LOAD00000001.parquet",
+        &[("", Some(1), "eu", 1, "2024-01-01 00:00:01")],
+    )
+    .await;
     lake.refresh(&[load]).await.unwrap();
     let long = "g".repeat(2_000);
-    let delete = lake
-        .stage(
-            "20240101-000000000.parquet",
-            dms_parquet(true, &[("D", Some(1), &long, 1, "2024-01-01 00:00:05")]),
-        )
-        .await;
+    let delete = stage_dms(
+        &lake,
+        "20240101-000000000.parquet",
+        &[("D", Some(1), &long, 1, "2024-01-01 00:00:05")],
+    )
+    .await;
     let outcome = lake.refresh(&[delete]).await.unwrap();
     assert_eq!(outcome.counts.deleted, 1);
     assert!(lake.rows().await.is_empty());
@@ -615,18 +583,15 @@ async fn a_current_mode_delete_carrying_a_too_long_value_only_leaves_a_tombstone
 #[tokio::test]
 async fn a_refresh_with_the_longest_refresh_id_writes_keys_as_long_as_predicted() {
     let lake = Lake::new(DMS_PARQUET);
-    let file = lake
-        .stage(
-            "20240101-000000000.parquet",
-            dms_parquet(
-                true,
-                &[
-                    ("I", Some(1), "eu", 1, "2024-01-01 00:00:05"),
-                    ("D", Some(2), "us", 1, "2024-01-01 00:00:05"),
-                ],
-            ),
-        )
-        .await;
+    let file = stage_dms(
+        &lake,
+        "20240101-000000000.parquet",
+        &[
+            ("I", Some(1), "eu", 1, "2024-01-01 00:00:05"),
+            ("D", Some(2), "us", 1, "2024-01-01 00:00:05"),
+        ],
+    )
+    .await;
     let refresh_id = "x".repeat(paths::MAX_REFRESH_ID_LEN);
     let request = RefreshRequest {
         config: &lake.config,

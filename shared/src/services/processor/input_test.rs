@@ -47,11 +47,24 @@ fn an_unknown_field_is_rejected_and_named() {
 
 #[test]
 fn missing_tables_or_cadence_are_rejected() {
-    for input in [
-        json!({"refresh_cadence": "10min"}),
-        json!({"tables": ["sales.orders"]}),
-        json!({"refresh_cadence": "10min", "tables": "sales.orders"}),
+    for (input, reason) in [
+        (
+            json!({"refresh_cadence": "10min"}),
+            "missing field `tables`",
+        ),
+        (
+            json!({"tables": ["sales.orders"]}),
+            "missing field `refresh_cadence`",
+        ),
+        (
+            json!({"refresh_cadence": "10min", "tables": "sales.orders"}),
+            "invalid type: string \"sales.orders\", expected a sequence",
+        ),
     ] {
-        assert!(parse(input.clone()).is_err(), "{input}");
+        let error = parse(input.clone()).map_err(|e| (e.classify(), e.to_string()));
+        assert!(
+            matches!(&error, Err((serde_json::error::Category::Data, message)) if message == reason),
+            "{input}: {error:?}"
+        );
     }
 }
