@@ -2,6 +2,8 @@
 //! docs/DESIGN.md and the READMEs cite in inline code is in the tree (the rules:
 //! `tributary_tests::citations`). Needs no emulator.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test code: a failed step stops the test
+
 use std::path::{Path, PathBuf};
 
 use tributary_tests::citations::{CodeSpan, Tree, code_spans};
@@ -49,7 +51,7 @@ fn every_path_module_and_test_the_design_and_readmes_cite_exists() {
 fn a_citation_of_a_missing_file_module_type_or_test_is_reported() {
     let tree = Tree::scan(&workspace_root());
     let text = "Cited: `tests/tests/processor.rs` and `tests/tests/no_such_file.rs`,\n\
-                `shared/src/lake/` and `shared/src/no_such_folder/`, `lake_keys.rs` and \
+                `shared/src/lake/` and `shared/src/no_such_folder/`, `paths.rs` and \
                 `no_such_module.rs`,\n\
                 `dms_layout::tests::text_that_could_name_two_tables_is_not_a_table_id`, \
                 `dms_layout::tests::a_test_that_was_never_written`,\n\
