@@ -1,16 +1,16 @@
 //! The processor service: refreshes each table of a Step Functions Map item, one after another,
 //! and publishes the results (docs/DESIGN.md §11).
 //!
-//! One table ([`table`]): its configuration → its lease ([`lease`]) → chunks under the lease
-//! ([`run`]) until nothing is pending, a chunk fails or the deadline is near → the lease released
-//! with the last outcome. One chunk ([`chunk`]): pending files (bounded, table order) → one
-//! version per key → suspects of a crash → attempts with fewer files until every failure is
-//! attributed ([`quarantine`] counts a file's failures) → [`apply`]: attempt recorded, merge and
-//! commit (the commit point is the lake snapshot, guarded by the lease), publish to the catalog,
-//! record the files, collect garbage. What a table's summary and history become from what
-//! happened are pure rules ([`outcome`]) over typed failures ([`failure`]) and their
-//! [`fingerprint`]s. A table's failure is
-//! recorded and the next table runs; only an unreadable input fails the invocation.
+//! One table (`table`): its configuration → its lease (`lease`) → chunks under the lease (`run`)
+//! until nothing is pending, a chunk fails or the deadline is near → the lease released with the
+//! last outcome. One chunk (`chunk`): pending files (bounded, table order) → one version per key
+//! → suspects of a crash → attempts with fewer files until every failure is attributed
+//! (`quarantine` counts a file's failures) → `apply`: attempt recorded, merge and commit (the
+//! commit point is the lake snapshot, guarded by the lease), publish to the catalog, record the
+//! files, collect garbage. What a table's summary and history become from what happened are
+//! pure rules (`outcome`) over typed failures (`failure`) and their fingerprints
+//! (`fingerprint`). A table's failure is recorded and the next table runs; only an unreadable
+//! input fails the invocation.
 
 mod apply;
 mod chunk;
