@@ -173,35 +173,17 @@ impl<R: CadenceRegistry, B: BacklogOverview, O: LastOutcomes> BatchManager<R, B,
             .filter_map(|t| t.active.then_some(t.table_id))
             .collect();
         counts.inactive = counts.registered - active.len();
-
-        let backlogs: Vec<(String, BacklogSummary)> = stream::iter(active)
-            .map(|table_id| async move {
-                let summary = self.backlog.backlog_summary(&table_id).await?;
-                Ok::<_, StoreError>((table_id, summary))
-            })
-            .buffered(self.lookup_concurrency)
-            .try_collect()
-            .await?;
+        let backlogs = self.backlogs(active).await?;
         let unfinished = if include_idle {
             HashSet::new()
         } else {
             self.unfinished_among_empty(&backlogs).await?
         };
-
-        let mut scheduled = Vec::with_capacity(backlogs.len());
-        for (table_id, summary) in backlogs {
-            if include_idle || summary.files > 0 || unfinished.contains(&table_id) {
-                counts.pending_files += summary.files;
-                counts.pending_bytes = counts.pending_bytes.saturating_add(summary.bytes);
-                scheduled.push(SizedTable {
-                    table_id,
-                    pending_bytes: summary.bytes,
-                });
-            } else {
-                counts.idle += 1;
-            }
-        }
-        counts.scheduled = scheduled.len();
+        let scheduled = schedule(
+            backlogs,
+            |table_id, summary| include_idle || summary.files > 0 || unfinished.contains(table_id),
+            &mut counts,
+        );
 
         let batches = pack_batches(
             scheduled,
@@ -233,6 +215,21 @@ impl<R: CadenceRegistry, B: BacklogOverview, O: LastOutcomes> BatchManager<R, B,
             batches,
             tables: counts,
         })
+    }
+
+    /// Each table's backlog summary, looked up with bounded concurrency, in table order.
+    async fn backlogs(
+        &self,
+        tables: Vec<String>,
+    ) -> Result<Vec<(String, BacklogSummary)>, StoreError> {
+        stream::iter(tables)
+            .map(|table_id| async move {
+                let summary = self.backlog.backlog_summary(&table_id).await?;
+                Ok::<_, StoreError>((table_id, summary))
+            })
+            .buffered(self.lookup_concurrency)
+            .try_collect()
+            .await
     }
 
     /// The tables with nothing pending whose last refresh failed (they run again so the failure
@@ -296,6 +293,30 @@ fn select_tables(
             problems,
         })
     }
+}
+
+/// The tables `runs` keeps, with their pending bytes; `counts` gains their pending files and
+/// bytes, the number scheduled and the number left out as idle.
+fn schedule(
+    backlogs: Vec<(String, BacklogSummary)>,
+    runs: impl Fn(&str, &BacklogSummary) -> bool,
+    counts: &mut PlanCounts,
+) -> Vec<SizedTable> {
+    let mut scheduled = Vec::with_capacity(backlogs.len());
+    for (table_id, summary) in backlogs {
+        if runs(&table_id, &summary) {
+            counts.pending_files += summary.files;
+            counts.pending_bytes = counts.pending_bytes.saturating_add(summary.bytes);
+            scheduled.push(SizedTable {
+                table_id,
+                pending_bytes: summary.bytes,
+            });
+        } else {
+            counts.idle += 1;
+        }
+    }
+    counts.scheduled = scheduled.len();
+    scheduled
 }
 
 #[cfg(test)]
