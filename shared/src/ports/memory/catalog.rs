@@ -169,6 +169,23 @@ impl MemoryCatalog {
     }
 }
 
+impl MemoryCatalog {
+    /// Creates or updates `partitions` (as `write` says) in one batch call.
+    fn put_partitions<'a>(
+        &self,
+        operation: &'static str,
+        call: Call,
+        table: &TableDefinition,
+        partitions: &'a [CatalogPartition],
+        write: fn(&'a str) -> Write<'a>,
+    ) -> Result<Vec<PartitionFailure>, CatalogError> {
+        let writes = partitions
+            .iter()
+            .map(|p| (p.values.as_slice(), write(&p.location)));
+        self.write_batch(operation, call, table, writes)
+    }
+}
+
 impl Catalog for MemoryCatalog {
     async fn ensure_database(&self, database: &str) -> Result<(), CatalogError> {
         let mut state = self.lock();
@@ -245,14 +262,13 @@ impl Catalog for MemoryCatalog {
         table: &TableDefinition,
         partitions: &[CatalogPartition],
     ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = partitions
-            .iter()
-            .map(|p| (p.values.as_slice(), Write::Create(&p.location)));
-        self.write_batch(
+        let call = Call::CreatePartitions(partitions.len());
+        self.put_partitions(
             "BatchCreatePartition",
-            Call::CreatePartitions(partitions.len()),
+            call,
             table,
-            writes,
+            partitions,
+            Write::Create,
         )
     }
 
@@ -261,14 +277,13 @@ impl Catalog for MemoryCatalog {
         table: &TableDefinition,
         partitions: &[CatalogPartition],
     ) -> Result<Vec<PartitionFailure>, CatalogError> {
-        let writes = partitions
-            .iter()
-            .map(|p| (p.values.as_slice(), Write::Update(&p.location)));
-        self.write_batch(
+        let call = Call::UpdatePartitions(partitions.len());
+        self.put_partitions(
             "BatchUpdatePartition",
-            Call::UpdatePartitions(partitions.len()),
+            call,
             table,
-            writes,
+            partitions,
+            Write::Update,
         )
     }
 

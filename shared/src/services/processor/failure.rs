@@ -364,4 +364,4 @@ impl NotRun {
 
 #[cfg(test)]
 #[path = "failure_test.rs"]
-mod tests;
+pub(super) mod tests;

@@ -1,6 +1,6 @@
-//! Unit tests of the typed failures: fingerprints name a failure's kind and variant and never
-//! its text, whose fault an attempt's failure is, how a table not run is reported, and the texts
-//! summaries show.
+//! Unit tests of the typed failures: whose fault an attempt's failure is, how a table not run
+//! is reported, and the texts summaries show. Its failure builders serve the fingerprint tests
+//! too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::TimeZone;
@@ -31,7 +31,7 @@ fn file(key: &str) -> BacklogFile {
     }
 }
 
-fn null_key(file: &str, row: usize) -> MergeError {
+pub(in crate::services::processor) fn null_key(file: &str, row: usize) -> MergeError {
     MergeError::NullKey {
         file: file.to_owned(),
         row,
@@ -39,11 +39,18 @@ fn null_key(file: &str, row: usize) -> MergeError {
     }
 }
 
-fn merge(error: MergeError) -> Failure {
+pub(in crate::services::processor) fn malformed_csv(file: &str, detail: &str) -> MergeError {
+    MergeError::BadFile(ReadError::Csv {
+        file: file.to_owned(),
+        detail: detail.to_owned(),
+    })
+}
+
+pub(in crate::services::processor) fn merge(error: MergeError) -> Failure {
     Failure::Merge(Box::new(error))
 }
 
-fn unreachable_store() -> StoreError {
+pub(in crate::services::processor) fn unreachable_store() -> StoreError {
     StoreError::Unreachable {
         store: "the file tracker",
         detail: "connection reset".to_owned(),

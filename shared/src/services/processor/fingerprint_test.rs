@@ -3,35 +3,11 @@
 
 use super::*;
 use crate::ports::catalog::CatalogError;
-use crate::ports::state_store::StoreError;
 use crate::services::processor::failure::AppliedVersion;
+use crate::services::processor::failure::tests::{
+    malformed_csv, merge, null_key, unreachable_store,
+};
 use crate::services::publisher::PublishError;
-
-fn null_key(file: &str, row: usize) -> MergeError {
-    MergeError::NullKey {
-        file: file.to_owned(),
-        row,
-        column: "id".to_owned(),
-    }
-}
-
-fn malformed_csv(file: &str, detail: &str) -> MergeError {
-    MergeError::BadFile(ReadError::Csv {
-        file: file.to_owned(),
-        detail: detail.to_owned(),
-    })
-}
-
-fn merge(error: MergeError) -> Failure {
-    Failure::Merge(Box::new(error))
-}
-
-fn unreachable_store() -> StoreError {
-    StoreError::Unreachable {
-        store: "the file tracker",
-        detail: "connection reset".to_owned(),
-    }
-}
 
 #[test]
 fn a_fingerprint_names_the_kind_and_variant_of_a_failure_not_its_text() {
