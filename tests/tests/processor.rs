@@ -415,12 +415,19 @@ impl Script {
         *self.pending.lock().expect("script lock") = Some(files);
     }
 
-    /// Runs the step at `point`, if the script has one there.
-    async fn reach(&self, point: Option<Point>) {
+    /// Runs the step at `point`, if the script has one there, then answers `value`.
+    fn reach<T: Send + 'static>(
+        &self,
+        point: Option<Point>,
+        value: T,
+    ) -> BoxFuture<'_, Result<T, String>> {
         let step = point.and_then(|point| self.steps.lock().expect("script lock").remove(&point));
-        if let Some(step) = step {
-            step.await;
-        }
+        Box::pin(async move {
+            if let Some(step) = step {
+                step.await;
+            }
+            Ok(value)
+        })
     }
 }
 
@@ -432,10 +439,7 @@ impl PortHooks for Script {
             "mark_processed" => Some(Point::BeforeMarkProcessed),
             _ => None,
         };
-        Box::pin(async move {
-            self.reach(point).await;
-            Ok(0)
-        })
+        self.reach(point, 0)
     }
 
     fn after(&self, operation: &'static str, _: u32) -> BoxFuture<'_, Result<(), String>> {
@@ -444,10 +448,7 @@ impl PortHooks for Script {
             "pending" => Some(Point::AfterPending),
             _ => None,
         };
-        Box::pin(async move {
-            self.reach(point).await;
-            Ok(())
-        })
+        self.reach(point, ())
     }
 
     fn replaced_pending(&self) -> Option<Vec<BacklogFile>> {

@@ -534,12 +534,12 @@ fault_tests! {
 /// Hooks of the lake bucket of a processor that stops at its commit point: its snapshot put
 /// waits until the test releases it. Records the keys written through it and how the snapshot
 /// put ended.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct GatedLake {
-    at_commit: Arc<Notify>,
-    release: Arc<Notify>,
-    written: Arc<Mutex<Vec<String>>>,
-    snapshot_refused: Arc<AtomicBool>,
+    at_commit: Notify,
+    release: Notify,
+    written: Mutex<Vec<String>>,
+    snapshot_refused: AtomicBool,
 }
 
 impl StoreHooks for GatedLake {
@@ -588,24 +588,17 @@ async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
     pipeline.run(&[&table]).await;
     stage(&pipeline, &tables, &cdc()).await;
 
-    let at_commit = Arc::new(Notify::new());
-    let release = Arc::new(Notify::new());
-    let written = Arc::new(Mutex::new(Vec::new()));
-    let snapshot_refused = Arc::new(AtomicBool::new(false));
+    let lake = Arc::new(HookedStore::new(
+        pipeline.lake_store(),
+        GatedLake::default(),
+    ));
+    let gate = lake.hooks();
     let (registry, tracker, backlog, catalog) = pipeline.ports();
     let loser = Processor::new(
         pipeline.config.settings.clone(),
         LakeStores {
             staging: pipeline.staging_store(),
-            lake: Arc::new(HookedStore::new(
-                pipeline.lake_store(),
-                GatedLake {
-                    at_commit: Arc::clone(&at_commit),
-                    release: Arc::clone(&release),
-                    written: Arc::clone(&written),
-                    snapshot_refused: Arc::clone(&snapshot_refused),
-                },
-            )),
+            lake: Arc::clone(&lake) as Arc<dyn ObjectStore>,
         },
         (registry, tracker, backlog, catalog),
         pipeline.clock.clone(),
@@ -614,10 +607,10 @@ async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
         // The loser stands at its commit point with its lease confirmed and its partition
         // versions written. Its lease lapses (its Lambda would have been stopped) and another
         // processor takes the table over and refreshes it to the end, committing version 2.
-        at_commit.notified().await;
+        gate.at_commit.notified().await;
         pipeline.clock.advance(Duration::minutes(20));
         let summary = pipeline.run(&[&table]).await;
-        release.notify_one();
+        gate.release.notify_one();
         summary
     };
     let tables = [table.as_str()];
@@ -629,7 +622,7 @@ async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
         "{won:?}"
     );
     assert!(
-        snapshot_refused.load(Ordering::SeqCst),
+        gate.snapshot_refused.load(Ordering::SeqCst),
         "the loser's create-only put of snapshot 2 met the winner's: {lost:?}"
     );
     assert!(
@@ -639,7 +632,8 @@ async fn a_lost_commit_race_is_a_conflict_and_publishes_nothing() {
 
     let name = table.trim_start_matches("sales.");
     let lake_prefix = format!("s3://{}/", pipeline.config.lake_bucket);
-    let loser_data: Vec<String> = written
+    let loser_data: Vec<String> = gate
+        .written
         .lock()
         .expect("written keys")
         .iter()
