@@ -308,29 +308,8 @@ pub async fn publish<C: Catalog>(
     lake_url: &str,
 ) -> Result<PublishReport, PublishError> {
     let desired = table_definition(config, snapshot, lake_url);
-    for partition in &snapshot.partitions {
-        partition
-            .values
-            .check_glue_limit()
-            .map_err(|problem| PublishError::PartitionLimit {
-                table: format!("{}.{}", desired.database, desired.name),
-                problem,
-            })?;
-    }
-    let mut report = PublishReport::default();
-    catalog.ensure_database(&desired.database).await?;
-    let current = catalog.table(&desired.database, &desired.name).await?;
-    match table_change(&desired, current.as_ref())? {
-        TableChange::Create(table) => {
-            catalog.create_table(&table).await?;
-            report.table_created = true;
-        }
-        TableChange::Update(table) => {
-            catalog.update_table(&table).await?;
-            report.table_updated = true;
-        }
-        TableChange::Unchanged => {}
-    }
+    check_glue_limits(&desired, snapshot)?;
+    let mut report = publish_table(catalog, &desired).await?;
     let table_root = location_url(lake_url, config, "");
     let relative = |url: &str| {
         url.strip_prefix(&table_root)
@@ -347,13 +326,70 @@ pub async fn publish<C: Catalog>(
         catalog.partitions(&desired).await?
     };
     let plan = plan_partitions(&wanted, &existing);
-    let mut failures = Vec::new();
+    let failures = apply_partition_plan(catalog, &desired, plan, &mut report).await?;
+    if !failures.is_empty() {
+        return Err(partition_errors(&desired, failures));
+    }
+    report.catalog_locations = wanted
+        .iter()
+        .filter_map(|p| relative(&p.location))
+        .collect();
+    Ok(report)
+}
 
-    // Creates that meet an existing partition (a concurrent or earlier publish) become updates;
-    // updates that meet a missing one become creates, once.
+/// Fails when a partition value of `snapshot` is beyond what AWS Glue accepts.
+fn check_glue_limits(
+    desired: &TableDefinition,
+    snapshot: &TableSnapshot,
+) -> Result<(), PublishError> {
+    for partition in &snapshot.partitions {
+        partition
+            .values
+            .check_glue_limit()
+            .map_err(|problem| PublishError::PartitionLimit {
+                table: format!("{}.{}", desired.database, desired.name),
+                problem,
+            })?;
+    }
+    Ok(())
+}
+
+/// The database and the table itself: created or updated to `desired` when they differ.
+async fn publish_table<C: Catalog>(
+    catalog: &C,
+    desired: &TableDefinition,
+) -> Result<PublishReport, PublishError> {
+    let mut report = PublishReport::default();
+    catalog.ensure_database(&desired.database).await?;
+    let current = catalog.table(&desired.database, &desired.name).await?;
+    match table_change(desired, current.as_ref())? {
+        TableChange::Create(table) => {
+            catalog.create_table(&table).await?;
+            report.table_created = true;
+        }
+        TableChange::Update(table) => {
+            catalog.update_table(&table).await?;
+            report.table_updated = true;
+        }
+        TableChange::Unchanged => {}
+    }
+    Ok(report)
+}
+
+/// Writes `plan` in batches Glue accepts, counting into `report`; returns the partitions that
+/// could not be written. Creates that meet an existing partition (a concurrent or earlier
+/// publish) become updates; updates that meet a missing one become creates, once; deleting a
+/// partition already gone is no failure.
+async fn apply_partition_plan<C: Catalog>(
+    catalog: &C,
+    desired: &TableDefinition,
+    plan: PartitionPlan,
+    report: &mut PublishReport,
+) -> Result<Vec<PartitionFailure>, PublishError> {
+    let mut failures = Vec::new();
     let mut updates = plan.update;
     for chunk in plan.create.chunks(MAX_PARTITIONS_PER_CALL) {
-        let failed = catalog.create_partitions(&desired, chunk).await?;
+        let failed = catalog.create_partitions(desired, chunk).await?;
         report.partitions_created += chunk.len().saturating_sub(failed.len()) as u64;
         for failure in failed {
             match find(chunk, &failure) {
@@ -364,7 +400,7 @@ pub async fn publish<C: Catalog>(
     }
     let mut recreate = Vec::new();
     for chunk in updates.chunks(MAX_PARTITIONS_PER_CALL) {
-        let failed = catalog.update_partitions(&desired, chunk).await?;
+        let failed = catalog.update_partitions(desired, chunk).await?;
         report.partitions_updated += chunk.len().saturating_sub(failed.len()) as u64;
         for failure in failed {
             match find(chunk, &failure) {
@@ -374,23 +410,16 @@ pub async fn publish<C: Catalog>(
         }
     }
     for chunk in recreate.chunks(MAX_PARTITIONS_PER_CALL) {
-        let failed = catalog.create_partitions(&desired, chunk).await?;
+        let failed = catalog.create_partitions(desired, chunk).await?;
         report.partitions_created += chunk.len().saturating_sub(failed.len()) as u64;
         failures.extend(failed);
     }
     for chunk in plan.delete.chunks(MAX_PARTITIONS_PER_CALL) {
-        let failed = catalog.delete_partitions(&desired, chunk).await?;
+        let failed = catalog.delete_partitions(desired, chunk).await?;
         report.partitions_deleted += chunk.len().saturating_sub(failed.len()) as u64;
         failures.extend(failed.into_iter().filter(|f| !f.not_found()));
     }
-    if !failures.is_empty() {
-        return Err(partition_errors(&desired, failures));
-    }
-    report.catalog_locations = wanted
-        .iter()
-        .filter_map(|p| relative(&p.location))
-        .collect();
-    Ok(report)
+    Ok(failures)
 }
 
 /// The partition of `chunk` a failure is about.
