@@ -382,7 +382,34 @@ pub fn assign_partitions(
         .map(|field| field_keys(batch, field, style))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // Group rows by their encoded partition columns.
+    let (row_partition, first_rows) = group_rows(&field_keys, rows)?;
+    let (partitions, remap) = render_groups(&field_keys, &first_rows, rows)?;
+    let row_partition = if partitions.len() < first_rows.len() {
+        row_partition
+            .into_iter()
+            .map(|id| {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|i| remap.get(i))
+                    .copied()
+                    .unwrap_or(id)
+            })
+            .collect()
+    } else {
+        row_partition
+    };
+    Ok(PartitionAssignment {
+        partitions,
+        row_partition,
+    })
+}
+
+/// Groups the rows by their encoded partition columns: each row's group id, and the first row
+/// of each group.
+fn group_rows(
+    field_keys: &[FieldKeys],
+    rows: usize,
+) -> Result<(Vec<u32>, Vec<usize>), PartitionError> {
     let columns: Vec<ArrayRef> = field_keys
         .iter()
         .map(|f| f.grouping_column().clone())
@@ -407,15 +434,23 @@ pub fn assign_partitions(
         });
         row_partition.push(id);
     }
+    Ok((row_partition, first_rows))
+}
 
-    // Render one set of values per group; groups that render alike (an empty string and a null
-    // both go to the default partition) are merged.
+/// Renders one set of values per group (from its first row); groups that render alike (an
+/// empty string and a null both go to the default partition) are merged: the partitions, and
+/// each group's partition.
+fn render_groups(
+    field_keys: &[FieldKeys],
+    first_rows: &[usize],
+    rows: usize,
+) -> Result<(Vec<PartitionValues>, Vec<u32>), PartitionError> {
     let mut partitions: Vec<PartitionValues> = Vec::with_capacity(first_rows.len());
     let mut index: HashMap<PartitionValues, u32> = HashMap::with_capacity(first_rows.len());
     let mut remap: Vec<u32> = Vec::with_capacity(first_rows.len());
-    for &row in &first_rows {
+    for &row in first_rows {
         let mut values = Vec::new();
-        for keys in &field_keys {
+        for keys in field_keys {
             keys.render(row, &mut values)?;
         }
         let values = PartitionValues(values);
@@ -431,19 +466,7 @@ pub fn assign_partitions(
         };
         remap.push(id);
     }
-    if partitions.len() < first_rows.len() {
-        for id in &mut row_partition {
-            *id = usize::try_from(*id)
-                .ok()
-                .and_then(|i| remap.get(i))
-                .copied()
-                .unwrap_or(*id);
-        }
-    }
-    Ok(PartitionAssignment {
-        partitions,
-        row_partition,
-    })
+    Ok((partitions, remap))
 }
 
 fn field_keys(
