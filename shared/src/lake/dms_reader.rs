@@ -581,30 +581,7 @@ fn read_parquet<T: ChunkReader + 'static>(
     let rows = batch.num_rows();
 
     let op_index = if with_op {
-        let column = &input.op_column_name;
-        let index = schema
-            .index_of(column)
-            .map_err(|_| ReadError::MissingOpColumn {
-                file: file.to_owned(),
-                column: column.clone(),
-            })?;
-        let op_array = batch
-            .columns()
-            .get(index)
-            .ok_or_else(|| ReadError::MissingOpColumn {
-                file: file.to_owned(),
-                column: column.clone(),
-            })?;
-        let text = cast_with_options(op_array, &DataType::Utf8, &safe_cast())
-            .ok()
-            .filter(|_| normalised_type(op_array.data_type()) == DataType::Utf8)
-            .ok_or_else(|| ReadError::OpColumnType {
-                file: file.to_owned(),
-                column: column.clone(),
-                data_type: op_array.data_type().to_string(),
-            })?;
-        let ops = parse_ops(file, text.as_string::<i32>(), NULL_OP_TEXT)?;
-        Some((index, ops))
+        Some(parquet_ops(file, &schema, &batch, &input.op_column_name)?)
     } else {
         None
     };
@@ -643,6 +620,31 @@ fn read_parquet<T: ChunkReader + 'static>(
         columns: assemble(file, fields, arrays, rows)?,
         ops,
     })
+}
+
+/// The operation column of a DMS Parquet file: its index and each row's operation.
+fn parquet_ops(
+    file: &str,
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    column: &str,
+) -> Result<(usize, Vec<ChangeOp>), ReadError> {
+    let missing = || ReadError::MissingOpColumn {
+        file: file.to_owned(),
+        column: column.to_owned(),
+    };
+    let index = schema.index_of(column).map_err(|_| missing())?;
+    let op_array = batch.columns().get(index).ok_or_else(missing)?;
+    let text = cast_with_options(op_array, &DataType::Utf8, &safe_cast())
+        .ok()
+        .filter(|_| normalised_type(op_array.data_type()) == DataType::Utf8)
+        .ok_or_else(|| ReadError::OpColumnType {
+            file: file.to_owned(),
+            column: column.to_owned(),
+            data_type: op_array.data_type().to_string(),
+        })?;
+    let ops = parse_ops(file, text.as_string::<i32>(), NULL_OP_TEXT)?;
+    Ok((index, ops))
 }
 
 // ---------------------------------------------------------------------------------------------
