@@ -96,7 +96,7 @@ pub fn writer_properties(
                 builder
                     .set_column_bloom_filter_enabled(column.clone(), true)
                     .set_column_bloom_filter_fpp(column.clone(), BLOOM_FPP)
-                    .set_column_bloom_filter_max_ndv(column, output.row_group_rows as u64)
+                    .set_column_bloom_filter_ndv(column, output.row_group_rows as u64)
             },
         )
         .build()
@@ -280,7 +280,7 @@ impl AsyncFileReader for LakeObjectReader {
         async move {
             let size = self.size;
             let metadata = ParquetMetaDataReader::new()
-                .with_arrow_reader_options(options)
+                .with_metadata_options(options.map(|o| o.metadata_options().clone()))
                 .load_and_finish(self, size)
                 .await?;
             Ok(Arc::new(metadata))
