@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use tributary_shared::ports::catalog::{
-    Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition,
+    Catalog, CatalogError, CatalogPartition, PartitionFailure, TableDefinition, VersionedTable,
 };
 use tributary_shared::ports::file_tracker::{
     BacklogFile, BacklogLimit, FileBacklog, FileFailure, KeyVersion, SupersededFile,
@@ -217,6 +217,15 @@ impl<C: Catalog, H: PortHooks> Catalog for Hooked<C, H> {
         self.hooked("table", answer).await
     }
 
+    async fn versioned_table(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> Result<Option<VersionedTable>, CatalogError> {
+        let answer = self.inner.versioned_table(database, name);
+        self.hooked("versioned_table", answer).await
+    }
+
     async fn create_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
         let answer = self.inner.create_table(table);
         self.hooked("create_table", answer).await
@@ -225,6 +234,15 @@ impl<C: Catalog, H: PortHooks> Catalog for Hooked<C, H> {
     async fn update_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
         let answer = self.inner.update_table(table);
         self.hooked("update_table", answer).await
+    }
+
+    async fn update_table_at(
+        &self,
+        table: &TableDefinition,
+        version_id: &str,
+    ) -> Result<(), CatalogError> {
+        let answer = self.inner.update_table_at(table, version_id);
+        self.hooked("update_table_at", answer).await
     }
 
     async fn partitions(

@@ -20,7 +20,7 @@ use aws_smithy_types::error::operation::BuildError;
 
 use crate::ports::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
-    PartitionFailure, TableDefinition,
+    PartitionFailure, TableDefinition, VersionedTable,
 };
 
 /// Glue error codes that mean "slow down".
@@ -32,6 +32,9 @@ const THROTTLING_CODES: [&str; 3] = [
 
 /// Glue error codes that mean the request did not complete on the service side (worth repeating).
 const TRANSIENT_CODES: [&str; 2] = ["InternalServiceException", "OperationTimeoutException"];
+
+/// The code of an update naming a table version that is no longer the current one.
+const CONCURRENT_MODIFICATION: &str = "ConcurrentModificationException";
 
 /// The code of a request this adapter could not build or the SDK could not serialize.
 const INVALID_REQUEST: &str = "InvalidRequest";
@@ -88,6 +91,15 @@ impl Catalog for GlueCatalog {
         database: &str,
         name: &str,
     ) -> Result<Option<TableDefinition>, CatalogError> {
+        let table = self.versioned_table(database, name).await?;
+        Ok(table.map(|table| table.definition))
+    }
+
+    async fn versioned_table(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> Result<Option<VersionedTable>, CatalogError> {
         let result = self
             .client
             .get_table()
@@ -96,7 +108,10 @@ impl Catalog for GlueCatalog {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(output.table().map(|table| definition(database, table))),
+            Ok(output) => Ok(output.table().map(|table| VersionedTable {
+                definition: definition(database, table),
+                version_id: text(table.version_id()),
+            })),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_entity_not_found_exception()) =>
@@ -128,6 +143,25 @@ impl Catalog for GlueCatalog {
             .database_name(&table.database)
             .table_input(input)
             .skip_archive(true)
+            .send()
+            .await
+            .map_err(|e| catalog_error(OPERATION, &e))?;
+        Ok(())
+    }
+
+    async fn update_table_at(
+        &self,
+        table: &TableDefinition,
+        version_id: &str,
+    ) -> Result<(), CatalogError> {
+        const OPERATION: &str = "UpdateTable";
+        let input = table_input(table).map_err(|e| invalid_request(OPERATION, &e))?;
+        self.client
+            .update_table()
+            .database_name(&table.database)
+            .table_input(input)
+            .skip_archive(true)
+            .version_id(version_id)
             .send()
             .await
             .map_err(|e| catalog_error(OPERATION, &e))?;
@@ -307,14 +341,19 @@ fn partition_input(
 }
 
 /// The table's storage format (data columns, Parquet SerDe and formats) over `location`: the
-/// table's own folder, or one of its partitions'.
+/// table's own folder, or one of its partitions'. A table without a SerDe (an Iceberg table,
+/// whose format is in its metadata) gets columns and location only.
 fn storage_descriptor(
     table: &TableDefinition,
     location: &str,
 ) -> Result<StorageDescriptor, BuildError> {
-    Ok(StorageDescriptor::builder()
+    let builder = StorageDescriptor::builder()
         .set_columns(Some(glue_columns(&table.columns)?))
-        .location(location)
+        .location(location);
+    if table.serde.is_empty() {
+        return Ok(builder.build());
+    }
+    Ok(builder
         .input_format(&table.input_format)
         .output_format(&table.output_format)
         .serde_info(
@@ -406,7 +445,9 @@ where
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown").to_owned();
             let message = service.err().message().unwrap_or_default().to_owned();
-            if THROTTLING_CODES.contains(&code.as_str()) {
+            if code == CONCURRENT_MODIFICATION {
+                CatalogError::Conflict { operation, message }
+            } else if THROTTLING_CODES.contains(&code.as_str()) {
                 CatalogError::Throttled(format!("{operation}: {code}: {message}"))
             } else if TRANSIENT_CODES.contains(&code.as_str()) {
                 CatalogError::Unreachable {

@@ -55,6 +55,16 @@ pub struct TableDefinition {
     pub parameters: BTreeMap<String, String>,
 }
 
+/// A table as the catalog holds it, with the version id an optimistic update must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedTable {
+    /// Its definition.
+    pub definition: TableDefinition,
+    /// The catalog's version of it (Glue `VersionId`); an update naming an older one is a
+    /// [`CatalogError::Conflict`].
+    pub version_id: String,
+}
+
 /// One partition: its values (in partition-key order) and its data folder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CatalogPartition {
@@ -103,6 +113,15 @@ pub enum CatalogError {
         /// Service error message.
         message: String,
     },
+    /// Another writer changed the table since its version was read (Glue
+    /// `ConcurrentModificationException`): reload it and reconcile.
+    #[error("the catalog refused {operation}: the table changed since it was read ({message})")]
+    Conflict {
+        /// The API operation.
+        operation: &'static str,
+        /// Service error message.
+        message: String,
+    },
     /// The request did not complete.
     #[error("the catalog could not be reached during {operation}: {detail}")]
     Unreachable {
@@ -118,7 +137,9 @@ impl CatalogError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            CatalogError::Throttled(_) | CatalogError::Unreachable { .. }
+            CatalogError::Throttled(_)
+                | CatalogError::Unreachable { .. }
+                | CatalogError::Conflict { .. }
         )
     }
 }
@@ -138,6 +159,14 @@ pub trait Catalog: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Option<TableDefinition>, CatalogError>> + Send;
 
+    /// The table's definition and the version the catalog holds, or `None` when it does not
+    /// exist.
+    fn versioned_table(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<VersionedTable>, CatalogError>> + Send;
+
     /// Creates the table.
     fn create_table(
         &self,
@@ -148,6 +177,14 @@ pub trait Catalog: Send + Sync {
     fn update_table(
         &self,
         table: &TableDefinition,
+    ) -> impl Future<Output = Result<(), CatalogError>> + Send;
+
+    /// Replaces the table's definition without archiving a table version, only if the catalog
+    /// still holds `version_id`: [`CatalogError::Conflict`] when another writer changed it since.
+    fn update_table_at(
+        &self,
+        table: &TableDefinition,
+        version_id: &str,
     ) -> impl Future<Output = Result<(), CatalogError>> + Send;
 
     /// Every partition of the table (all pages).

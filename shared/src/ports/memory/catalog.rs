@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::ports::catalog::{
     Catalog, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL, PartitionFailure,
-    TableDefinition,
+    TableDefinition, VersionedTable,
 };
 
 /// A call made to the catalog, with the number of partitions it carried.
@@ -19,6 +19,8 @@ pub enum Call {
     CreateTable,
     /// `update_table`.
     UpdateTable,
+    /// `update_table_at` (conditional on the table's version).
+    UpdateTableAt,
     /// `partitions`.
     Partitions,
     /// `create_partitions` of this many.
@@ -56,6 +58,11 @@ pub struct CatalogState {
     pub phantoms_once: Vec<CatalogPartition>,
     /// Every write of these values fails with this error code.
     pub rejected: HashMap<Vec<String>, String>,
+    /// Version of each table: 1 when created, one more on every update.
+    pub versions: HashMap<(String, String), u64>,
+    /// A definition another writer stores just before the next conditional update (which then
+    /// names an outdated version and is a conflict).
+    pub interloper_once: Option<TableDefinition>,
 }
 
 /// An in-memory catalog behaving like Glue: creating an existing partition fails with
@@ -169,6 +176,20 @@ impl MemoryCatalog {
     }
 }
 
+impl CatalogState {
+    /// Replaces the definition of an existing table, as Glue's `UpdateTable`.
+    fn replace(&mut self, table: &TableDefinition) -> Result<(), CatalogError> {
+        match self.tables.get_mut(&key(table)) {
+            Some(stored) => {
+                *stored = table.clone();
+                *self.versions.entry(key(table)).or_insert(1) += 1;
+                Ok(())
+            }
+            None => Err(refused("UpdateTable", "EntityNotFoundException")),
+        }
+    }
+}
+
 impl MemoryCatalog {
     /// Creates or updates `partitions` (as `write` says) in one batch call.
     fn put_partitions<'a>(
@@ -207,6 +228,21 @@ impl Catalog for MemoryCatalog {
             .cloned())
     }
 
+    async fn versioned_table(
+        &self,
+        database: &str,
+        name: &str,
+    ) -> Result<Option<VersionedTable>, CatalogError> {
+        let mut state = self.lock();
+        state.calls.push(Call::Table);
+        let key = (database.to_owned(), name.to_owned());
+        let version_id = state.versions.get(&key).copied().unwrap_or(1).to_string();
+        Ok(state.tables.get(&key).map(|definition| VersionedTable {
+            definition: definition.clone(),
+            version_id,
+        }))
+    }
+
     async fn create_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
         let mut state = self.lock();
         state.calls.push(Call::CreateTable);
@@ -217,19 +253,37 @@ impl Catalog for MemoryCatalog {
             return Err(refused("CreateTable", "AlreadyExistsException"));
         }
         state.tables.insert(key(table), table.clone());
+        state.versions.insert(key(table), 1);
         Ok(())
     }
 
     async fn update_table(&self, table: &TableDefinition) -> Result<(), CatalogError> {
         let mut state = self.lock();
         state.calls.push(Call::UpdateTable);
-        match state.tables.get_mut(&key(table)) {
-            Some(stored) => {
-                *stored = table.clone();
-                Ok(())
-            }
-            None => Err(refused("UpdateTable", "EntityNotFoundException")),
+        state.replace(table)
+    }
+
+    async fn update_table_at(
+        &self,
+        table: &TableDefinition,
+        version_id: &str,
+    ) -> Result<(), CatalogError> {
+        let mut state = self.lock();
+        state.calls.push(Call::UpdateTableAt);
+        if let Some(interloper) = state.interloper_once.take() {
+            state.replace(&interloper)?;
         }
+        let current = state.versions.get(&key(table)).map(u64::to_string);
+        if current
+            .as_deref()
+            .is_some_and(|current| current != version_id)
+        {
+            return Err(CatalogError::Conflict {
+                operation: "UpdateTable",
+                message: format!("version {version_id} is not the current one"),
+            });
+        }
+        state.replace(table)
     }
 
     async fn partitions(
