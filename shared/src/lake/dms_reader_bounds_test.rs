@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{Int64Array, StringArray};
 use object_store::memory::InMemory;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -55,15 +55,86 @@ fn parquet(rows: usize, note_len: usize) -> Vec<u8> {
     out
 }
 
-async fn store_with(path: &Path, contents: Vec<u8>) -> (InMemory, String) {
-    let store = InMemory::new();
+async fn store_with(path: &Path, contents: Vec<u8>) -> (EntityTagStore, String) {
+    let store = EntityTagStore(InMemory::new());
     let put = store.put(path, PutPayload::from(contents)).await.unwrap();
     (store, put.e_tag.unwrap())
 }
 
+/// `InMemory` compares `If-Match` with its ETags literally; S3 (and moto) compare entity tags, whose
+/// quotes are delimiters. This store strips the quotes before asking `InMemory`, so it answers a
+/// conditional read as S3 does.
+#[derive(Debug)]
+struct EntityTagStore(InMemory);
+
+impl std::fmt::Display for EntityTagStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EntityTagStore({})", self.0)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for EntityTagStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.0.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        mut options: GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        options.if_match = options.if_match.map(|tag| tag.replace('"', ""));
+        self.0.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.0.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+}
+
 /// Reads the current object at `path` (no recorded version) within `max_bytes`.
 async fn read_current(
-    store: &InMemory,
+    store: &dyn ObjectStore,
     path: &Path,
     format: FileFormat,
     max_bytes: u64,
@@ -72,7 +143,7 @@ async fn read_current(
 }
 
 async fn read_limited(
-    store: &InMemory,
+    store: &dyn ObjectStore,
     path: &Path,
     format: FileFormat,
     version: &RecordedVersion,
