@@ -4,6 +4,7 @@
 pub mod change_order;
 pub mod dms_reader;
 pub mod garbage;
+pub mod iceberg;
 pub mod key_ranges;
 pub mod lake_files;
 pub mod partitioning;
