@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tributary_shared::adapters::dynamodb_table_registry::{DynamoDbTableRegistry, attr};
 use tributary_shared::bootstrap::stack_template::StackTemplate;
+use tributary_shared::lake::table_config::{DEFAULT_TABLE_FORMAT, TableFormat};
 use tributary_shared::manifest::Manifest;
 use tributary_shared::ports::table_registry::{RegisteredTable, TableRegistry};
 use tributary_tests::cli::{Cli, CliRun};
@@ -287,6 +288,27 @@ async fn apply_then_export_round_trips() {
         by_id(&again),
         by_id(&original),
         "same tables, same canonical specs"
+    );
+    let formats = |manifest: &Manifest| {
+        manifest
+            .tables
+            .iter()
+            .map(|t| (t.table_id.clone(), t.spec.target.format))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        formats(&again),
+        BTreeMap::from([
+            ("crm.customers".to_owned(), TableFormat::Iceberg),
+            ("legacy.invoices".to_owned(), DEFAULT_TABLE_FORMAT),
+            ("sales.order_events".to_owned(), DEFAULT_TABLE_FORMAT),
+            ("sales.orders".to_owned(), TableFormat::Hive),
+        ])
+    );
+    assert_eq!(
+        text.matches("format: ").count(),
+        4,
+        "every table's format is written out, a defaulted one too (like every default): {text}"
     );
 
     stack.ok(&["config", "validate", &exported]);

@@ -17,6 +17,7 @@ use tributary_shared::adapters::dynamodb_processing_tracker::DynamoDbProcessingT
 use tributary_shared::adapters::dynamodb_table_registry::DynamoDbTableRegistry;
 use tributary_shared::domain::dms_layout::SourceTable;
 use tributary_shared::lake::partitioning::unescape_partition_value;
+use tributary_shared::lake::table_config::DEFAULT_TABLE_FORMAT;
 use tributary_shared::ports::processing_tracker::{LeaseGrant, ProcessingTracker};
 use tributary_shared::ports::table_registry::{CadenceSettings, RegisteredTable, TableOrder};
 use tributary_tests::holding_proxy::HoldingProxy;
@@ -369,6 +370,11 @@ async fn status_reports_pending_failed_and_quarantined_tables_and_retry_requeues
     assert_success(&output, "status");
     let good = table(&status, "s.good");
     assert_eq!(good["health"], "healthy", "{good}");
+    assert_eq!(
+        good["format"],
+        DEFAULT_TABLE_FORMAT.as_str(),
+        "the configured format"
+    );
     assert_eq!(good["pending_files"], 0);
     assert_eq!(good["last_refresh"]["outcome"], "completed");
     assert_eq!(good["last_refresh"]["inserted"], 1);

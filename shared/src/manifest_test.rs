@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::lake::table_config::StorageMode;
+use crate::lake::table_config::{DEFAULT_TABLE_FORMAT, StorageMode, TableFormat};
 
 /// A valid manifest; line numbers below refer to it.
 const VALID: &str = "\
@@ -104,6 +104,7 @@ fn the_stored_configuration_is_canonical_json_with_every_default_explicit() {
     let stored: serde_json::Value = serde_json::from_str(&manifest.tables[1].spec_json).unwrap();
     assert_eq!(stored["storage_mode"], "history");
     assert_eq!(stored["on_bad_file"], "stop", "a default written out");
+    assert_eq!(stored["target"]["format"], DEFAULT_TABLE_FORMAT.as_str());
     assert_eq!(stored["input"]["csv_null_string"], "NULL");
     assert_eq!(stored["output"]["row_group_rows"], 131_072);
     assert_eq!(
@@ -260,6 +261,74 @@ fn an_unknown_value_lists_the_allowed_ones() {
         "cadences.hourly.table_order",
     );
     assert_eq!(issue.line, 9);
+}
+
+#[test]
+fn an_unknown_table_format_is_reported_on_its_line_with_the_allowed_values() {
+    let issue = issue_at(
+        &edited(
+            "location: sales/items}",
+            "location: sales/items, format: delta}",
+        ),
+        "tables[1].target.format",
+    );
+    assert_eq!(issue.line, 24);
+    assert!(
+        issue
+            .problem
+            .contains("unknown variant `delta`, expected `iceberg` or `hive`"),
+        "{issue:?}"
+    );
+    assert_eq!(issue.fix, "use one of the values listed");
+}
+
+#[test]
+fn the_format_round_trips_through_config_export() {
+    let text = edited(
+        "location: sales/orders}",
+        "location: sales/orders, format: iceberg}",
+    );
+    let manifest = Manifest::parse(&text).unwrap();
+    let formats: Vec<TableFormat> = manifest
+        .tables
+        .iter()
+        .map(|t| t.spec.target.format)
+        .collect();
+    assert_eq!(formats, [TableFormat::Iceberg, DEFAULT_TABLE_FORMAT]);
+    let registered: Vec<RegisteredTable> = manifest
+        .tables
+        .iter()
+        .map(ManifestTable::registration)
+        .collect();
+    let exported = Manifest::export(&manifest.cadences, &registered).unwrap();
+    // Like every defaulted field, an omitted format is exported explicitly.
+    let document: serde_json::Value = serde_yaml_ng::from_str(&exported).unwrap();
+    let exported_formats: Vec<(&str, &str)> = document["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["source"]["table"].as_str().unwrap(),
+                t["target"]["format"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        exported_formats,
+        [
+            ("items", DEFAULT_TABLE_FORMAT.as_str()),
+            ("orders", "iceberg")
+        ]
+    );
+    let again = Manifest::parse(&exported).unwrap();
+    for table in &manifest.tables {
+        assert!(
+            again.tables.contains(table),
+            "{} round-trips",
+            table.table_id
+        );
+    }
 }
 
 #[test]
@@ -706,6 +775,7 @@ fn the_example_manifest_shows_every_field_and_every_choice() {
         ("date_partition_style", ["nested", "dt"]),
         ("on_bad_file", ["stop", "skip"]),
         ("compression", ["zstd", "snappy"]),
+        ("format", ["iceberg", "hive"]),
     ] {
         for value in values {
             assert!(

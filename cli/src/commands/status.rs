@@ -1,5 +1,6 @@
-//! `tributary status`: per table, the backlog, lag, last refresh, lease, quarantined files and
-//! a health verdict (its rules are in `health.rs`), and the objects in no table's backlog.
+//! `tributary status`: per table, its cadence and format, the backlog, lag, last refresh, lease,
+//! quarantined files and a health verdict (its rules are in `health.rs`), and the objects in no
+//! table's backlog.
 
 use std::process::ExitCode;
 
@@ -7,6 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
+use tributary_shared::lake::table_config::{TableFormat, TableSpec};
 use tributary_shared::ports::file_tracker::{BacklogOverview, FileStatus};
 use tributary_shared::ports::table_registry::RegisteredTable;
 
@@ -51,6 +53,8 @@ pub struct TableStatus {
     pub active: bool,
     /// Its cadence.
     pub cadence: String,
+    /// The table format its configuration names (`None`: the configuration is unreadable).
+    pub format: Option<TableFormat>,
     /// Pending files (landed, or quarantined and blocking).
     pub pending_files: u64,
     /// Their bytes.
@@ -128,6 +132,7 @@ fn status_text(report: &StatusReport) -> String {
         "table",
         "active",
         "cadence",
+        "format",
         "pending",
         "bytes",
         "lag",
@@ -161,6 +166,7 @@ fn status_row(s: &TableStatus) -> Vec<String> {
         s.table.clone(),
         yes_no(s.active),
         s.cadence.clone(),
+        s.format.map_or("?", TableFormat::as_str).to_owned(),
         s.pending_files.to_string(),
         s.pending_bytes.to_string(),
         s.lag_seconds.map(|l| format!("{l}s")).unwrap_or_default(),
@@ -213,6 +219,7 @@ async fn table_status(
         thresholds,
     );
     Ok(TableStatus {
+        format: configured_format(&table.spec_json),
         active: table.active,
         cadence: table.refresh_cadence,
         pending_files: backlog.files,
@@ -225,6 +232,14 @@ async fn table_status(
         reasons,
         table: table.table_id,
     })
+}
+
+/// The format a stored table configuration names (its default when it names none), `None` when
+/// the configuration is not a table configuration.
+fn configured_format(spec_json: &str) -> Option<TableFormat> {
+    serde_json::from_str::<TableSpec>(spec_json)
+        .ok()
+        .map(|spec| spec.target.format)
 }
 
 fn yes_no(value: bool) -> String {

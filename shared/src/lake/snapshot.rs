@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::lake::key_ranges::KeyRange;
 use crate::lake::partitioning::PartitionValues;
 use crate::lake::paths::{self, TableRoot};
+use crate::lake::table_config::TableFormat;
 
 /// Version of the snapshot document format.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -30,6 +31,10 @@ pub struct TableSnapshot {
     pub table_id: String,
     /// Snapshot number; 0 is the empty table that was never committed.
     pub version: u64,
+    /// The format the table is written in (`target.format` when committed). Snapshots written
+    /// before formats existed are Hive tables.
+    #[serde(default = "format_before_formats")]
+    pub table_format: TableFormat,
     /// The refresh that committed it.
     pub refresh_id: Option<String>,
     /// When it was committed.
@@ -42,6 +47,13 @@ pub struct TableSnapshot {
     pub tombstones: Vec<TombstoneFile>,
     /// DMS files whose changes this snapshot contains, kept for the tombstone retention.
     pub applied_files: Vec<AppliedFile>,
+}
+
+/// The format of a snapshot that records none: Tributary wrote only Hive tables before formats
+/// existed. (Not [`crate::lake::table_config::DEFAULT_TABLE_FORMAT`]: that default may change,
+/// the past does not.)
+fn format_before_formats() -> TableFormat {
+    TableFormat::Hive
 }
 
 /// One column of the table schema.
@@ -146,12 +158,14 @@ pub enum SnapshotError {
 }
 
 impl TableSnapshot {
-    /// The state of a table that has never been committed.
+    /// The state of a table that has never been committed (its format is irrelevant: the first
+    /// commit records the configured one).
     pub fn empty(table_id: &str) -> TableSnapshot {
         TableSnapshot {
             format: SNAPSHOT_FORMAT,
             table_id: table_id.to_owned(),
             version: 0,
+            table_format: format_before_formats(),
             refresh_id: None,
             committed_at: None,
             columns: Vec::new(),

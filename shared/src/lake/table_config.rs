@@ -57,6 +57,12 @@ pub const DEFAULT_TARGET_FILE_SIZE_BYTES: u64 = 128 * 1024 * 1024;
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 131_072;
 /// Default number of days a delete is remembered to stop late changes from resurrecting a row.
 pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: u32 = 7;
+/// The format of a table whose specification names none (`target.format` absent): the one place
+/// the default is decided (`hive` until Tributary publishes Iceberg tables, then `iceberg`).
+/// Stored configurations name their format explicitly (`manifest::canonical_spec_json`), and a
+/// refresh refuses a table whose configured format differs from its snapshots', so changing the
+/// default never converts a table silently.
+pub const DEFAULT_TABLE_FORMAT: TableFormat = TableFormat::Hive;
 const MIN_TARGET_FILE_SIZE_BYTES: u64 = 4 * 1024;
 const MAX_TARGET_FILE_SIZE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 const MAX_ROW_GROUP_ROWS: usize = 16 * 1024 * 1024;
@@ -147,6 +153,33 @@ pub struct TargetSpec {
     pub table: String,
     /// Root of the table in the lake store, e.g. `sales/orders` (relative to the lake bucket).
     pub location: String,
+    /// `iceberg` or `hive`; [`DEFAULT_TABLE_FORMAT`] when absent.
+    #[serde(default = "default_table_format")]
+    pub format: TableFormat,
+}
+
+fn default_table_format() -> TableFormat {
+    DEFAULT_TABLE_FORMAT
+}
+
+/// How a lake table is written and registered in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableFormat {
+    /// An Apache Iceberg v2 table registered in the Glue catalog.
+    Iceberg,
+    /// Hive-style partition folders, each partition registered in the Glue catalog.
+    Hive,
+}
+
+impl TableFormat {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFormat::Iceberg => "iceberg",
+            TableFormat::Hive => "hive",
+        }
+    }
 }
 
 /// Ordering columns. Either, both or neither may be set; see docs/DESIGN.md for the total order.
@@ -317,6 +350,8 @@ pub struct TableConfig {
     pub target_table: String,
     /// Root of the table in the lake store.
     pub location: Path,
+    /// How the table is written and registered.
+    pub format: TableFormat,
     /// Primary-key columns, in key order.
     pub primary_key: Vec<String>,
     /// Sequence column, compared before the commit timestamp.
@@ -431,10 +466,14 @@ pub struct OutputOptions {
 }
 
 impl TableConfig {
-    /// Parses and validates a JSON table configuration.
+    /// Parses and validates a JSON table configuration. An unreadable document's error names the
+    /// field that failed, e.g. `target.format: unknown variant …`.
     pub fn from_json(text: &str) -> Result<TableConfig, TableConfigError> {
+        let unreadable = |e: &dyn std::fmt::Display| TableConfigError::Unreadable(e.to_string());
+        let mut document = serde_json::Deserializer::from_str(text);
         let spec: TableSpec =
-            serde_json::from_str(text).map_err(|e| TableConfigError::Unreadable(e.to_string()))?;
+            serde_path_to_error::deserialize(&mut document).map_err(|e| unreadable(&e))?;
+        document.end().map_err(|e| unreadable(&e))?;
         TableConfig::try_from(spec)
     }
 
@@ -511,6 +550,7 @@ impl TryFrom<TableSpec> for TableConfig {
             target_database,
             target_table,
             location,
+            format: spec.target.format,
             primary_key: spec.primary_key,
             sequence_column: spec.ordering.sequence_column,
             commit_timestamp_column: spec.ordering.commit_timestamp_column,

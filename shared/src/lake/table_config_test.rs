@@ -9,7 +9,10 @@ use super::*;
 fn full() -> Value {
     json!({
         "source": { "schema": "sales", "table": "orders" },
-        "target": { "database": "lake", "table": "orders_v2", "location": "/sales/orders/" },
+        "target": {
+            "database": "lake", "table": "orders_v2", "location": "/sales/orders/",
+            "format": "iceberg"
+        },
         "primary_key": ["order_id", "line"],
         "ordering": { "sequence_column": "seq", "commit_timestamp_column": "commit_ts" },
         "storage_mode": "scd2",
@@ -111,6 +114,7 @@ fn a_full_configuration_parses_to_the_expected_values() {
     assert_eq!(config.target_database, "lake");
     assert_eq!(config.target_table, "orders_v2");
     assert_eq!(config.location, Path::from("sales/orders"));
+    assert_eq!(config.format, TableFormat::Iceberg);
     assert_eq!(config.primary_key, vec!["order_id", "line"]);
     assert_eq!(config.sequence_column.as_deref(), Some("seq"));
     assert_eq!(config.commit_timestamp_column.as_deref(), Some("commit_ts"));
@@ -179,6 +183,7 @@ fn a_full_configuration_parses_to_the_expected_values() {
 #[test]
 fn a_minimal_configuration_gets_the_defaults() {
     let config = parse(&minimal()).unwrap();
+    assert_eq!(config.format, DEFAULT_TABLE_FORMAT);
     assert_eq!(config.mode, StorageMode::Current);
     assert_eq!(config.sequence_column, None);
     assert_eq!(config.commit_timestamp_column, None);
@@ -274,6 +279,45 @@ fn unknown_fields_and_bad_syntax_are_unreadable() {
         TableConfig::from_json("{"),
         Err(TableConfigError::Unreadable(_))
     ));
+    assert!(matches!(
+        TableConfig::from_json(&format!("{} {{}}", minimal())),
+        Err(TableConfigError::Unreadable(_))
+    ));
+}
+
+#[test]
+fn a_table_format_is_iceberg_or_hive_and_anything_else_is_refused_naming_the_field() {
+    for (written, format) in [
+        ("iceberg", TableFormat::Iceberg),
+        ("hive", TableFormat::Hive),
+    ] {
+        let mut value = minimal();
+        value["target"]["format"] = json!(written);
+        assert_eq!(parse(&value).unwrap().format, format);
+        assert_eq!(format.as_str(), written);
+    }
+    for refused in [json!("delta"), json!("Iceberg"), json!(1)] {
+        let mut value = minimal();
+        value["target"]["format"] = refused.clone();
+        let error = parse(&value).unwrap_err();
+        let TableConfigError::Unreadable(message) = &error else {
+            panic!("{refused} should be unreadable, got {error:?}");
+        };
+        assert!(message.starts_with("target.format: "), "{message}");
+        if refused.is_string() {
+            assert!(message.contains("`iceberg` or `hive`"), "{message}");
+        }
+    }
+}
+
+#[test]
+fn the_readme_states_the_default_table_format() {
+    let readme = include_str!("../../../README.md");
+    let row = format!("| `target.format` | `{}` |", DEFAULT_TABLE_FORMAT.as_str());
+    assert!(
+        readme.contains(&row),
+        "README.md's configuration table gives target.format the default {row:?}"
+    );
 }
 
 #[test]

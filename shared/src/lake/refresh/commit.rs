@@ -44,6 +44,7 @@ pub(super) async fn commit(
         format: snapshot::SNAPSHOT_FORMAT,
         table_id: context.config.table_id(),
         version: attempt.version,
+        table_format: context.config.format,
         refresh_id: Some(attempt.refresh_id.to_owned()),
         committed_at: Some(context.now),
         columns: context.layout.columns.clone(),

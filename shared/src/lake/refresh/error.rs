@@ -10,7 +10,7 @@ use crate::lake::lake_files::LakeFileError;
 use crate::lake::partitioning::{PartitionError, PartitionLimitError};
 use crate::lake::schema_evolution::SchemaError;
 use crate::lake::snapshot::SnapshotError;
-use crate::lake::table_config::PartitionKeyClash;
+use crate::lake::table_config::{PartitionKeyClash, TableFormat};
 
 /// A refresh failed; nothing was committed and the previous snapshot is intact.
 #[derive(Debug, Error)]
@@ -89,6 +89,22 @@ pub enum MergeError {
         #[source]
         problem: PartitionLimitError,
     },
+    /// The configured table format differs from the one the table's snapshots are written in.
+    /// A configuration error found before any file is read: no file is at fault.
+    #[error(
+        "table {table} is stored as {} (snapshot {version}) but configured as {}; fix: set target.format back to {}; changing a table's format needs a migration, which Tributary does not do yet: copy the data you want to keep (e.g. an Athena CTAS), drop the table (delete its lake folder and its Glue table, or give it a new target.location and target.table), and reload it from the source with a DMS full load",
+        stored.as_str(), configured.as_str(), stored.as_str()
+    )]
+    FormatChanged {
+        /// `schema.table`.
+        table: String,
+        /// The latest snapshot's version.
+        version: u64,
+        /// The format the snapshots record.
+        stored: TableFormat,
+        /// The format the configuration names.
+        configured: TableFormat,
+    },
     /// A partition value cannot be computed.
     #[error(transparent)]
     Partition(#[from] PartitionError),
@@ -149,6 +165,7 @@ impl MergeError {
             )
             | MergeError::MissingColumn { .. }
             | MergeError::PartitionKeyClash { .. }
+            | MergeError::FormatChanged { .. }
             | MergeError::Partition(_)
             | MergeError::LakeFile(_)
             | MergeError::Snapshot(_)
@@ -167,6 +184,7 @@ impl MergeError {
             self,
             MergeError::MissingColumn { .. }
                 | MergeError::PartitionKeyClash { .. }
+                | MergeError::FormatChanged { .. }
                 | MergeError::LakeFile(_)
                 | MergeError::Snapshot(_)
                 | MergeError::CommitRefused(_)

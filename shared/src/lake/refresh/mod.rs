@@ -11,7 +11,9 @@
 //!    `history.rs`, `scd2.rs`), looking stored keys up through `key_lookup.rs` (key ranges, then
 //!    bloom filters) (`Plan`);
 //! 4. `write.rs` writes the touched partitions' new versions and the tombstones (`Written`);
-//! 5. `commit.rs` asks the commit guard and creates the next snapshot (`Committed`).
+//! 5. `commit.rs` asks the commit guard and creates the next snapshot (`Committed`), recording
+//!    the configured table format; a table whose configured format differs from its latest
+//!    snapshot's is refused before phase 1 ([`MergeError::FormatChanged`]).
 //!
 //! Each phase returns what it read or wrote (`LookupIo`, `WriteIo`); [`refresh`] sums them into
 //! [`RefreshIo`]. This module holds the API callers use and the orchestration; object names come
@@ -253,6 +255,7 @@ pub async fn refresh(
     }
     let previous =
         snapshot::load_latest(&*stores.lake, &config.location, &config.table_id()).await?;
+    require_stored_format(config, &previous)?;
     let (todo, already_applied) = not_yet_applied(&previous, request.pending);
     let read =
         input::read_within_budget(&*stores.staging, config, &todo, request.max_input_bytes).await?;
@@ -298,6 +301,20 @@ pub async fn refresh(
         already_applied,
         superseded: read.superseded,
         deferred: read.deferred,
+    })
+}
+
+/// A table stays in the format its snapshots are written in: a configuration naming another
+/// format is refused before anything is read (a table that was never committed takes any).
+fn require_stored_format(config: &TableConfig, previous: &TableSnapshot) -> Result<(), MergeError> {
+    if previous.version == 0 || previous.table_format == config.format {
+        return Ok(());
+    }
+    Err(MergeError::FormatChanged {
+        table: config.table_id(),
+        version: previous.version,
+        stored: previous.table_format,
+        configured: config.format,
     })
 }
 

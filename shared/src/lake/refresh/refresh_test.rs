@@ -13,8 +13,10 @@ use parquet::file::serialized_reader::SerializedFileReader;
 
 use super::*;
 use crate::lake::snapshot::SnapshotError;
+use crate::lake::table_config::TableFormat;
 use crate::lake::test_support::{Lake, lake_objects, parquet_bytes};
 use arrow::array::AsArray;
+use object_store::ObjectStoreExt;
 
 const ORDERS: &str = r#"{
   "source": {"schema": "sales", "table": "orders"},
@@ -858,4 +860,113 @@ async fn a_refused_commit_commits_nothing_and_a_later_refresh_commits_normally()
     let outcome = lake.refresh(&[second]).await.unwrap();
     assert_eq!(outcome.commit.unwrap().version, 2);
     assert_eq!(lake.rows().await, vec![row(1, "eu", "2.00", "00:00:02")]);
+}
+
+#[tokio::test]
+async fn the_first_commit_records_the_configured_table_format() {
+    let mut lake = Lake::new(ORDERS);
+    lake.config.format = TableFormat::Iceberg;
+    let load = lake
+        .stage("LOAD00000001.csv", "1,eu,1.00,2024-01-01 00:00:00\n")
+        .await;
+    lake.refresh(&[load]).await.unwrap();
+    assert_eq!(lake.snapshot().await.table_format, TableFormat::Iceberg);
+}
+
+#[tokio::test]
+async fn a_refresh_of_a_table_whose_configured_format_differs_from_its_snapshot_is_refused_before_any_read()
+ {
+    let mut lake = Lake::new(ORDERS);
+    let load = lake
+        .stage("LOAD00000001.csv", "1,eu,1.00,2024-01-01 00:00:00\n")
+        .await;
+    lake.refresh(&[load]).await.unwrap();
+    let committed = lake.snapshot().await;
+    assert_eq!(committed.table_format, TableFormat::Hive);
+    let objects = lake_objects(&lake).await;
+    lake.config.format = TableFormat::Iceberg;
+    // Read, this file would fail the refresh as a bad file.
+    let unreadable = lake
+        .stage("20240101-000000000.csv", "I,not-a-number\n")
+        .await;
+    lake.faults.reset_reads();
+
+    let error = lake
+        .refresh(std::slice::from_ref(&unreadable))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            MergeError::FormatChanged {
+                version: 1,
+                stored: TableFormat::Hive,
+                configured: TableFormat::Iceberg,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    for expected in [
+        "table sales.orders is stored as hive (snapshot 1) but configured as iceberg",
+        "fix: set target.format back to hive",
+        "needs a migration",
+        "DMS full load",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in {message}");
+    }
+    assert_eq!(error.bad_file(), None, "no file is blamed");
+    assert!(error.is_table_problem() && !error.is_retryable());
+    assert_eq!(lake.faults.bytes_read_containing("data/"), 0);
+    assert_eq!(lake_objects(&lake).await, objects, "nothing was written");
+    assert_eq!(lake.snapshot().await, committed);
+
+    lake.config.format = TableFormat::Hive;
+    let error = lake.refresh(&[unreadable]).await.unwrap_err();
+    assert!(
+        error.bad_file().is_some(),
+        "read once the format is back: {error}"
+    );
+}
+
+#[tokio::test]
+async fn snapshots_written_before_formats_existed_read_as_hive() {
+    let mut lake = Lake::new(ORDERS);
+    let load = lake
+        .stage("LOAD00000001.csv", "1,eu,1.00,2024-01-01 00:00:00\n")
+        .await;
+    lake.refresh(&[load]).await.unwrap();
+    // Snapshot 1 as a release before formats wrote it: without `table_format`.
+    let path = crate::lake::paths::TableRoot::new(&lake.config.location).snapshot(1);
+    let bytes = lake
+        .stores
+        .lake
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut document: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        document
+            .as_object_mut()
+            .unwrap()
+            .remove("table_format")
+            .is_some()
+    );
+    let old = serde_json::to_vec(&document).unwrap();
+    lake.stores.lake.put(&path, old.into()).await.unwrap();
+
+    assert_eq!(lake.snapshot().await.table_format, TableFormat::Hive);
+    let cdc = lake
+        .stage(
+            "20240101-000000000.csv",
+            "U,1,eu,2.00,2024-01-01 00:00:01\n",
+        )
+        .await;
+    let outcome = lake.refresh(&[cdc]).await.unwrap();
+    assert_eq!(outcome.snapshot.table_format, TableFormat::Hive);
+    assert_eq!(lake.rows().await, vec![row(1, "eu", "2.00", "00:00:01")]);
 }

@@ -65,6 +65,7 @@ fn merge_code(error: &MergeError) -> String {
         MergeError::MissingColumn { .. } => "missing_column",
         MergeError::NullKey { .. } => "null_key",
         MergeError::PartitionKeyClash { .. } => "partition_key_clash",
+        MergeError::FormatChanged { .. } => "format_changed",
         MergeError::PartitionLimit { .. } => "partition_limit",
         MergeError::Partition(_) => "partition",
         MergeError::LakeFile(_) => "lake_file",

@@ -323,3 +323,39 @@ async fn near_the_deadline_a_table_stops_between_chunks_and_later_tables_are_def
     let batch = fixture.run(&[ORDERS], chrono::Duration::seconds(59)).await;
     assert_eq!(batch.tables[0].outcome, RefreshOutcomeKind::Deferred);
 }
+
+#[tokio::test]
+async fn a_table_configured_in_another_format_than_its_snapshots_stops_with_the_fix_and_blames_no_file()
+ {
+    let mut fixture = Fixture::started();
+    fixture.stage(ORDERS, "001.csv", GOOD_ROW).await;
+    assert_eq!(
+        fixture.run_orders().await.outcome,
+        RefreshOutcomeKind::Completed
+    );
+    let mut iceberg: serde_json::Value = serde_json::from_str(&spec(ORDERS)).unwrap();
+    iceberg["target"]["format"] = json!("iceberg");
+    fixture
+        .processor
+        .registry
+        .register(ORDERS, "10min", true, &iceberg.to_string());
+    let file = fixture.stage(ORDERS, "002.csv", GOOD_ROW).await;
+    for _ in 0..3 {
+        let summary = fixture.run_orders().await;
+        assert_eq!(summary.outcome, RefreshOutcomeKind::Failed, "{summary:?}");
+        let error = summary.error.unwrap_or_default();
+        assert!(
+            error.starts_with(
+                "table sales.orders is stored as hive (snapshot 1) but configured as iceberg; fix: set target.format back to hive"
+            ),
+            "{error}"
+        );
+        assert!(summary.quarantined.is_empty());
+        let item = fixture.item(&file);
+        assert_eq!(
+            (item.file.status, item.file.failures),
+            (FileStatus::Landed, 0),
+            "no file is blamed, however often it fails"
+        );
+    }
+}
