@@ -20,7 +20,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::lake::paths::{self, TableRoot};
-use crate::lake::snapshot::TableSnapshot;
+use crate::lake::snapshot::{PartitionState, TableSnapshot};
 
 /// How many of the newest snapshots are always kept.
 pub const SNAPSHOTS_KEPT: usize = 20;
@@ -107,7 +107,7 @@ async fn unreferenced_folders(
     let referenced: HashSet<&str> = snapshot
         .partitions
         .iter()
-        .map(|p| p.location.as_str())
+        .flat_map(PartitionState::folders)
         .chain(policy.catalog_locations.iter().map(String::as_str))
         .collect();
     let mut folders: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();

@@ -227,6 +227,7 @@ impl RollingWriter {
             size: file.writer.bytes_written() as u64,
             rows: file.rows,
             key_ranges: file.ranges.finish(),
+            folder: None,
         });
         Ok(())
     }

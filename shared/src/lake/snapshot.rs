@@ -82,6 +82,16 @@ impl PartitionState {
     pub fn rows(&self) -> u64 {
         self.files.iter().map(|f| f.rows).sum()
     }
+
+    /// The folder holding `file` (one of this partition's), relative to the table root.
+    pub fn folder_of<'p>(&'p self, file: &'p DataFile) -> &'p str {
+        file.folder.as_deref().unwrap_or(&self.location)
+    }
+
+    /// Every folder holding one of the partition's files.
+    pub fn folders(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.location.as_str()).chain(self.files.iter().map(|f| self.folder_of(f)))
+    }
 }
 
 /// One Parquet file of a partition version.
@@ -95,6 +105,10 @@ pub struct DataFile {
     pub rows: u64,
     /// Per key column min/max, when known.
     pub key_ranges: Option<Vec<KeyRange>>,
+    /// The folder holding the file (relative to the table root) when it is not its partition's
+    /// current folder: a file of an Iceberg table carried over unchanged, by reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
 }
 
 /// A file of remembered deletes: key columns and the `cdc_order` of the delete.

@@ -139,7 +139,7 @@ impl Lake {
         for partition in &snapshot.partitions {
             for file in &partition.files {
                 let path = TableRoot::new(&self.config.location)
-                    .data_file(&partition.location, &file.name);
+                    .data_file(partition.folder_of(file), &file.name);
                 for batch in self.read_file(path, file.size).await {
                     let missing: Vec<&str> = snapshot
                         .columns

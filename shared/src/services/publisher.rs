@@ -18,7 +18,7 @@ use crate::lake::partitioning::{HIVE_DEFAULT_PARTITION, PartitionLimitError};
 use crate::lake::paths::{self, DATA_DIR, TableRoot};
 use crate::lake::snapshot::TableSnapshot;
 use crate::lake::table_config::{
-    PartitionTransform, TableConfig, hive_type_name, mode_fields, partition_key_names,
+    PartitionTransform, TableConfig, TableFormat, hive_type_name, mode_fields, partition_key_names,
 };
 use crate::ports::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
@@ -60,6 +60,16 @@ pub enum PublishError {
         #[source]
         problem: PartitionLimitError,
     },
+    /// The snapshot is of an Iceberg table, which this build commits to the lake but does not
+    /// publish yet: its Hive partitions would not list the files it references, so nothing is
+    /// written to the catalog (the files stay pending, nothing is lost).
+    #[error(
+        "catalog table {table}: Iceberg tables are committed to the lake but not yet published by this build; fix: set target.format to hive for tables queried today"
+    )]
+    IcebergNotPublished {
+        /// `database.table`.
+        table: String,
+    },
     /// Some partitions could not be written.
     #[error("{count} partition(s) of {table} could not be published, e.g. {sample}")]
     Partitions {
@@ -79,9 +89,9 @@ impl PublishError {
     pub fn is_retryable(&self) -> bool {
         match self {
             PublishError::Catalog(e) => e.is_retryable(),
-            PublishError::PartitionKeysChanged { .. } | PublishError::PartitionLimit { .. } => {
-                false
-            }
+            PublishError::PartitionKeysChanged { .. }
+            | PublishError::PartitionLimit { .. }
+            | PublishError::IcebergNotPublished { .. } => false,
             PublishError::Partitions { retryable, .. } => *retryable,
         }
     }
@@ -307,6 +317,11 @@ pub async fn publish<C: Catalog>(
     snapshot: &TableSnapshot,
     lake_url: &str,
 ) -> Result<PublishReport, PublishError> {
+    if snapshot.table_format == TableFormat::Iceberg {
+        return Err(PublishError::IcebergNotPublished {
+            table: format!("{}.{}", config.target_database, config.target_table),
+        });
+    }
     let desired = table_definition(config, snapshot, lake_url);
     check_glue_limits(&desired, snapshot)?;
     let mut report = publish_table(catalog, &desired).await?;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, RecordBatchOptions, StringArray, UInt32Array};
-use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use arrow::compute::{SortColumn, cast, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -54,7 +54,13 @@ pub(super) fn project(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordB
     let columns = schema
         .fields()
         .iter()
-        .map(|f| column(batch, f.name(), "projecting rows").map(Arc::clone))
+        .map(|f| {
+            let column = column(batch, f.name(), "projecting rows")?;
+            if column.data_type() == f.data_type() {
+                return Ok(Arc::clone(column));
+            }
+            cast(column, f.data_type()).map_err(arrow("casting rows to the file's types"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new_with_options(
         Arc::clone(schema),

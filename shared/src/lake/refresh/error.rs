@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use crate::lake::change_order::ChangeOrderError;
 use crate::lake::dms_reader::ReadError;
+use crate::lake::iceberg::IcebergError;
 use crate::lake::lake_files::LakeFileError;
 use crate::lake::partitioning::{PartitionError, PartitionLimitError};
 use crate::lake::schema_evolution::SchemaError;
@@ -30,6 +31,19 @@ pub enum MergeError {
     /// A file's schema cannot be merged into the table's (the table stops; nothing is lost).
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    /// A file's schema changes a column of an Iceberg table in a way Iceberg cannot promote (the
+    /// table stops; nothing is lost).
+    #[error("{file}: {source}")]
+    IcebergSchema {
+        /// The DMS file.
+        file: String,
+        /// The column and the change.
+        #[source]
+        source: IcebergError,
+    },
+    /// The table's Iceberg schema or metadata cannot be built.
+    #[error(transparent)]
+    Iceberg(#[from] IcebergError),
     /// A column has a type the lake cannot store.
     #[error(
         "{file}: column `{column}` has type {data_type}, which has no Hive type; fix: cast it with a DMS transformation rule"
@@ -154,6 +168,7 @@ impl MergeError {
             MergeError::BadOrdering { file, .. }
             | MergeError::UnsupportedType { file, .. }
             | MergeError::NullKey { file, .. }
+            | MergeError::IcebergSchema { file, .. }
             | MergeError::PartitionLimit { file, .. }
             | MergeError::Schema(
                 SchemaError::Incompatible { file, .. } | SchemaError::DuplicateColumn { file, .. },
@@ -166,6 +181,7 @@ impl MergeError {
             | MergeError::MissingColumn { .. }
             | MergeError::PartitionKeyClash { .. }
             | MergeError::FormatChanged { .. }
+            | MergeError::Iceberg(_)
             | MergeError::Partition(_)
             | MergeError::LakeFile(_)
             | MergeError::Snapshot(_)
@@ -185,6 +201,7 @@ impl MergeError {
             MergeError::MissingColumn { .. }
                 | MergeError::PartitionKeyClash { .. }
                 | MergeError::FormatChanged { .. }
+                | MergeError::Iceberg(_)
                 | MergeError::LakeFile(_)
                 | MergeError::Snapshot(_)
                 | MergeError::CommitRefused(_)

@@ -181,7 +181,7 @@ impl<'a> KeyLookup<'a> {
             let path = partition.values.path();
             for file in &partition.files {
                 let target = ScanTarget {
-                    location: root.data_file(&partition.location, &file.name),
+                    location: root.data_file(partition.folder_of(file), &file.name),
                     size: file.size,
                     ranges: file.key_ranges.as_deref(),
                     columns,

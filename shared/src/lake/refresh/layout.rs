@@ -7,20 +7,21 @@ use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatchOptions};
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, Rows, SortField};
 
 use super::batches::column;
 use super::error::{MergeError, arrow};
 use super::input::ChangeInput;
+use crate::lake::iceberg::schema as iceberg_schema;
 use crate::lake::partitioning::{PartitionValues, identity_column};
 use crate::lake::paths::TableRoot;
 use crate::lake::schema_evolution::evolve;
 use crate::lake::snapshot::{SnapshotColumn, SnapshotError, TableSnapshot};
 use crate::lake::table_config::{
-    PartitionTransform, StorageMode, TableConfig, date_partition_key_clash, hive_type_name,
-    meta_columns, mode_fields, parse_hive_type,
+    PartitionTransform, StorageMode, TableConfig, TableFormat, date_partition_key_clash,
+    hive_type_name, meta_columns, mode_fields, parse_hive_type,
 };
 
 /// Schemas and column positions of one refresh.
@@ -29,7 +30,8 @@ pub(super) struct Layout {
     pub(super) source: SchemaRef,
     /// Lake rows: source columns plus the mode's columns.
     pub(super) rows: SchemaRef,
-    /// Stored files: `rows` without identity partition columns.
+    /// Stored files: a Hive table's `rows` without identity partition columns; an Iceberg table's
+    /// `rows` in Iceberg types, each field carrying its Iceberg field id.
     pub(super) file: SchemaRef,
     /// Key columns: names and types.
     pub(super) key_fields: Vec<(String, DataType)>,
@@ -66,12 +68,8 @@ impl Layout {
         let mut row_fields: Vec<Field> =
             source.fields().iter().map(|f| f.as_ref().clone()).collect();
         row_fields.extend(mode_fields(config.mode));
-        let identity: HashSet<&str> = identity_partition_columns(config).collect();
-        let file_fields: Vec<Field> = row_fields
-            .iter()
-            .filter(|f| !identity.contains(f.name().as_str()))
-            .cloned()
-            .collect();
+        let columns = snapshot_columns(&source);
+        let file = file_schema(config, &row_fields, &columns)?;
         let key_fields: Vec<(String, DataType)> = config
             .primary_key
             .iter()
@@ -89,7 +87,6 @@ impl Layout {
                 .collect(),
         )
         .map_err(arrow("preparing key encoding"))?;
-        let columns = snapshot_columns(&source);
         Ok(Layout {
             schema_changed: columns != previous.columns,
             key_hive_types: key_fields
@@ -98,7 +95,7 @@ impl Layout {
                 .collect(),
             source,
             rows: Arc::new(Schema::new(row_fields)),
-            file: Arc::new(Schema::new(file_fields)),
+            file,
             key_fields,
             key_converter,
             columns,
@@ -216,9 +213,48 @@ fn source_schema(
                 data_type: field.data_type().to_string(),
             });
         }
-        schema = evolve(&schema, &incoming, input.file.path.as_ref())?;
+        schema = evolve_by(config, &schema, &incoming, input.file.path.as_ref())?;
     }
     Ok(schema)
+}
+
+/// `schema` evolved by the columns of `file`. An Iceberg table's columns take the types Iceberg
+/// stores (tinyint and smallint as int, timestamps in microseconds) and change only by the
+/// promotions Iceberg allows.
+fn evolve_by(
+    config: &TableConfig,
+    schema: &Schema,
+    incoming: &Schema,
+    file: &str,
+) -> Result<Schema, MergeError> {
+    let evolved = evolve(schema, incoming, file)?;
+    if config.format == TableFormat::Hive {
+        return Ok(evolved);
+    }
+    let evolved = in_iceberg_types(&evolved);
+    iceberg_schema::check_promotions(&snapshot_columns(schema), &snapshot_columns(&evolved))
+        .map_err(|source| MergeError::IcebergSchema {
+            file: file.to_owned(),
+            source,
+        })?;
+    Ok(evolved)
+}
+
+/// `schema` with the types an Iceberg table stores its columns in.
+fn in_iceberg_types(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let data_type = match f.data_type() {
+                DataType::Int8 | DataType::Int16 => DataType::Int32,
+                DataType::Timestamp(_, _) => DataType::Timestamp(TimeUnit::Microsecond, None),
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(data_type)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
 /// The source columns the previous snapshot recorded (the configured ones when it has none).
@@ -290,6 +326,44 @@ fn check_configured_columns(
 }
 
 /// The source columns with their Hive types, as the snapshot records them.
+/// The schema stored files are written in: a Hive table's rows without its identity partition
+/// columns (they live in folder names); an Iceberg table's rows with Iceberg's types and field ids
+/// (identity partition source columns kept, as Iceberg readers need them).
+fn file_schema(
+    config: &TableConfig,
+    row_fields: &[Field],
+    columns: &[SnapshotColumn],
+) -> Result<SchemaRef, MergeError> {
+    match config.format {
+        TableFormat::Hive => {
+            let identity: HashSet<&str> = identity_partition_columns(config).collect();
+            let fields: Vec<Field> = row_fields
+                .iter()
+                .filter(|f| !identity.contains(f.name().as_str()))
+                .cloned()
+                .collect();
+            Ok(Arc::new(Schema::new(fields)))
+        }
+        TableFormat::Iceberg => {
+            let schema = iceberg_schema::table_schema(columns, config.mode, &config.primary_key)?;
+            let file = iceberg_schema::file_arrow_schema(&schema)?;
+            // Parquet stores binary alike whatever the arrow width; the rows' is kept.
+            let fields: Vec<Field> = file
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::LargeBinary => f.as_ref().clone().with_data_type(DataType::Binary),
+                    _ => f.as_ref().clone(),
+                })
+                .collect();
+            Ok(Arc::new(Schema::new_with_metadata(
+                fields,
+                file.metadata().clone(),
+            )))
+        }
+    }
+}
+
 fn snapshot_columns(source: &Schema) -> Vec<SnapshotColumn> {
     source
         .fields()

@@ -139,8 +139,10 @@ pub struct RefreshIo {
     pub files_scanned: u64,
     /// Stored files decoded and rewritten (they held changed keys, or were compacted).
     pub files_rewritten: u64,
-    /// Stored files copied unchanged into a new partition version.
+    /// Stored files copied unchanged into a new partition version (Hive tables).
     pub files_copied: u64,
+    /// Stored files kept unchanged where they are, by reference (Iceberg tables: never copied).
+    pub files_referenced: u64,
     /// Parquet files written.
     pub files_written: u64,
     /// Bytes of Parquet written.
@@ -198,6 +200,7 @@ impl RefreshIo {
             files_scanned: lookup.files_scanned,
             files_rewritten: write.files_rewritten,
             files_copied: write.files_copied,
+            files_referenced: write.files_referenced,
             files_written: write.files_written,
             bytes_written: write.bytes_written,
             partitions_written: write.partitions_written,
@@ -348,3 +351,7 @@ mod model_tests;
 #[cfg(test)]
 #[path = "refresh_input_test.rs"]
 mod input_tests;
+
+#[cfg(test)]
+#[path = "iceberg_write_test.rs"]
+mod iceberg_write_tests;

@@ -1,8 +1,9 @@
 //! Writing a plan: every touched partition gets a new version folder named by the attempt, and
 //! new tombstones get a file (docs/DESIGN.md §8, §9). In a partition, stored files holding a
 //! removed key (and small files, when the partition has many) are decoded, filtered and merged
-//! with the new rows; the others are copied unchanged. Nothing written here is referenced until
-//! the commit.
+//! with the new rows; the others are kept unchanged: copied into a Hive table's new folder,
+//! referenced where they are by an Iceberg table's. Nothing written here is referenced until the
+//! commit.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::AddAssign;
@@ -30,6 +31,7 @@ use crate::lake::paths::Attempt;
 use crate::lake::schema_evolution::conform;
 use crate::lake::snapshot::{DataFile, PartitionState, TombstoneFile};
 use crate::lake::sorted_merge::SortedMerge;
+use crate::lake::table_config::TableFormat;
 
 /// A touched partition with at least this many files under half the target size is compacted.
 pub const COMPACTION_SMALL_FILES: usize = 4;
@@ -39,8 +41,10 @@ pub const COMPACTION_SMALL_FILES: usize = 4;
 pub(super) struct WriteIo {
     /// Stored files decoded and rewritten.
     pub(super) files_rewritten: u64,
-    /// Stored files copied unchanged into a new partition version.
+    /// Stored files copied unchanged into a new partition version (Hive tables).
     pub(super) files_copied: u64,
+    /// Stored files kept unchanged where they are, by reference (Iceberg tables).
+    pub(super) files_referenced: u64,
     /// Parquet files written.
     pub(super) files_written: u64,
     /// Bytes of Parquet written.
@@ -53,6 +57,7 @@ impl AddAssign for WriteIo {
     fn add_assign(&mut self, other: WriteIo) {
         self.files_rewritten += other.files_rewritten;
         self.files_copied += other.files_copied;
+        self.files_referenced += other.files_referenced;
         self.files_written += other.files_written;
         self.bytes_written += other.bytes_written;
         self.partitions_written += other.partitions_written;
@@ -189,8 +194,9 @@ struct PartitionWrite<'w> {
 struct CarriedOver<'s> {
     /// Streams of the files decoded (without the removed keys), as merge inputs.
     decoded: Vec<BoxStream<'s, Result<RecordBatch, MergeError>>>,
-    /// Files copied unchanged.
-    copied: Vec<DataFile>,
+    /// Files kept unchanged (copied into a Hive table's new folder, referenced by an Iceberg
+    /// table's).
+    kept: Vec<DataFile>,
 }
 
 impl<'w> PartitionWrite<'w> {
@@ -198,9 +204,11 @@ impl<'w> PartitionWrite<'w> {
     async fn write(mut self) -> Result<(Option<PartitionState>, WriteIo), MergeError> {
         let folder = self.attempt.partition_folder(self.path);
         let carried = self.carry_over(&folder).await?;
+        let referenced = carried.kept.iter().filter(|f| f.folder.is_some()).count() as u64;
         let mut io = WriteIo {
             files_rewritten: carried.decoded.len() as u64,
-            files_copied: carried.copied.len() as u64,
+            files_copied: carried.kept.len() as u64 - referenced,
+            files_referenced: referenced,
             ..WriteIo::default()
         };
         let mut inputs = carried.decoded;
@@ -211,7 +219,7 @@ impl<'w> PartitionWrite<'w> {
         let new_files = write_merged(self.context, folder_path, self.attempt, inputs).await?;
         io.files_written += new_files.len() as u64;
         io.bytes_written += new_files.iter().map(|f| f.size).sum::<u64>();
-        let mut files = carried.copied;
+        let mut files = carried.kept;
         files.extend(new_files);
         if files.iter().all(|f| f.rows == 0) {
             return Ok((None, io));
@@ -230,7 +238,7 @@ impl<'w> PartitionWrite<'w> {
     async fn carry_over(&self, folder: &str) -> Result<CarriedOver<'w>, MergeError> {
         let mut carried = CarriedOver {
             decoded: Vec::new(),
-            copied: Vec::new(),
+            kept: Vec::new(),
         };
         let Some(previous) = self.previous else {
             return Ok(carried);
@@ -249,25 +257,47 @@ impl<'w> PartitionWrite<'w> {
                 partition: self.path.to_owned(),
                 file: file.name.clone(),
             });
-            let source = root.data_file(&previous.location, &file.name);
+            let source = root.data_file(previous.folder_of(file), &file.name);
             if holds_removed || (compact && file.size < target / 2) {
                 let remove = &plan.remove_keys;
                 let stored = decode_stored(self.context, source, file.size, &self.values, remove);
                 carried.decoded.push(stored);
             } else {
-                let destination = root.data_file(folder, &file.name);
-                self.context
-                    .lake
-                    .copy(&source, &destination)
-                    .await
-                    .map_err(|source| LakeFileError::Storage {
-                        path: destination.to_string(),
-                        source,
-                    })?;
-                carried.copied.push(file.clone());
+                carried
+                    .kept
+                    .push(self.keep(previous, file, source, folder).await?);
             }
         }
         Ok(carried)
+    }
+
+    /// A stored file the plan leaves alone, as the new version lists it: a Hive table's is copied
+    /// into `folder` (a Glue partition is one folder); an Iceberg table's stays where it is,
+    /// referenced (its manifests name files, not folders).
+    async fn keep(
+        &self,
+        previous: &PartitionState,
+        file: &DataFile,
+        source: Path,
+        folder: &str,
+    ) -> Result<DataFile, MergeError> {
+        if self.context.config.format == TableFormat::Iceberg {
+            let folder = previous.folder_of(file).to_owned();
+            return Ok(DataFile {
+                folder: Some(folder),
+                ..file.clone()
+            });
+        }
+        let destination = self.context.root().data_file(folder, &file.name);
+        self.context
+            .lake
+            .copy(&source, &destination)
+            .await
+            .map_err(|source| LakeFileError::Storage {
+                path: destination.to_string(),
+                source,
+            })?;
+        Ok(file.clone())
     }
 }
 

@@ -62,6 +62,8 @@ fn merge_code(error: &MergeError) -> String {
         MergeError::Schema(e) => return format!("schema/{}", schema_code(e)),
         MergeError::BadOrdering { .. } => "bad_ordering",
         MergeError::UnsupportedType { .. } => "unsupported_type",
+        MergeError::IcebergSchema { .. } => "iceberg_schema",
+        MergeError::Iceberg(_) => "iceberg",
         MergeError::MissingColumn { .. } => "missing_column",
         MergeError::NullKey { .. } => "null_key",
         MergeError::PartitionKeyClash { .. } => "partition_key_clash",
