@@ -178,7 +178,10 @@ impl MetadataStore {
     pub async fn read_manifest(&self, manifest: &ManifestFile) -> Result<Manifest, IcebergError> {
         let url = manifest.manifest_path.as_str();
         let buffer = Buffer::holding(url, self.get(url).await?).await?;
-        manifest.load_manifest(&buffer.0).await.map_err(corrupt(url))
+        manifest
+            .load_manifest(&buffer.0)
+            .await
+            .map_err(corrupt(url))
     }
 
     /// Writes a data manifest at `url` for snapshot `snapshot_id`, with the entries `fill` adds,

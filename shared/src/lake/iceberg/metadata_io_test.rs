@@ -44,7 +44,10 @@ fn urls_and_lake_keys_map_both_ways() {
     let (_, io) = lake();
     let key = Path::parse("db/orders/data/region=a%3Ab/v1/part-1.parquet").unwrap();
     let url = io.url(&key);
-    assert_eq!(url, "s3://lake/db/orders/data/region=a%3Ab/v1/part-1.parquet");
+    assert_eq!(
+        url,
+        "s3://lake/db/orders/data/region=a%3Ab/v1/part-1.parquet"
+    );
     assert_eq!(io.path(&url).unwrap(), key);
 }
 
@@ -53,7 +56,10 @@ fn a_url_outside_the_lake_bucket_is_refused() {
     let (_, io) = lake();
     for url in ["s3://other/db/x", "s3://lakehouse/db/x", "file:///db/x"] {
         let err = io.path(url).unwrap_err();
-        assert!(matches!(err, IcebergError::OutsideLake { .. }), "{url}: {err}");
+        assert!(
+            matches!(err, IcebergError::OutsideLake { .. }),
+            "{url}: {err}"
+        );
     }
 }
 
@@ -63,7 +69,11 @@ fn metadata_files_are_numbered_from_zero_under_the_metadata_folder() {
     let first = next_metadata_url(LOCATION, None, &metadata).unwrap();
     let second = next_metadata_url(LOCATION, Some(&first), &metadata).unwrap();
 
-    let name = |url: &str| url.strip_prefix("s3://lake/db/orders/metadata/").unwrap().to_owned();
+    let name = |url: &str| {
+        url.strip_prefix("s3://lake/db/orders/metadata/")
+            .unwrap()
+            .to_owned()
+    };
     assert!(name(&first).starts_with("00000-"), "{first}");
     assert!(name(&second).starts_with("00001-"), "{second}");
     assert!(second.ends_with(".metadata.json"), "{second}");
@@ -159,7 +169,11 @@ async fn a_manifest_and_its_list_round_trip_with_inherited_sequence_numbers() {
         panic!("{list:?}")
     };
     assert_eq!(
-        (listed.manifest_path.as_str(), listed.sequence_number, listed.added_snapshot_id),
+        (
+            listed.manifest_path.as_str(),
+            listed.sequence_number,
+            listed.added_snapshot_id
+        ),
         (manifest_url.as_str(), 7, 42)
     );
     let read = io.read_manifest(listed).await.unwrap();
@@ -168,7 +182,11 @@ async fn a_manifest_and_its_list_round_trip_with_inherited_sequence_numbers() {
     };
     assert_eq!(entry.status(), ManifestStatus::Added);
     assert_eq!(
-        (entry.snapshot_id(), entry.sequence_number(), entry.file_sequence_number),
+        (
+            entry.snapshot_id(),
+            entry.sequence_number(),
+            entry.file_sequence_number
+        ),
         (Some(42), Some(7), Some(7))
     );
     assert_eq!(entry.data_file(), &data_file);

@@ -17,6 +17,8 @@ pub mod partition_spec;
 pub mod retention;
 pub mod schema;
 pub mod stats;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use thiserror::Error;
 

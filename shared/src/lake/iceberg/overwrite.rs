@@ -104,8 +104,8 @@ pub enum OverwritePlan {
         /// The Tributary version it publishes, when it records one.
         snapshot_version: Option<u64>,
     },
-    /// A commit, once the added files' data files are known.
-    Commit(PendingOverwrite),
+    /// A commit, once the added files' data files are known (boxed: it holds the manifests).
+    Commit(Box<PendingOverwrite>),
 }
 
 /// The Tributary version the table's current snapshot publishes.
@@ -165,7 +165,9 @@ pub async fn plan(
     }
     let staged = stage(current.as_ref(), &desired)?
         .build()
-        .map_err(IcebergError::spec("applying the table's schema, spec and properties"))?
+        .map_err(IcebergError::spec(
+            "applying the table's schema, spec and properties",
+        ))?
         .metadata;
     let manifests = match &current {
         Some(table) => load_manifests(io, &table.metadata).await?,
@@ -188,13 +190,16 @@ pub async fn plan(
         .filter(|path| !wanted.contains(*path))
         .map(|path| (*path).to_owned())
         .collect();
-    if let Some(table) = current.as_ref().filter(|_| added.is_empty() && removed.is_empty()) {
+    if let Some(table) = current
+        .as_ref()
+        .filter(|_| added.is_empty() && removed.is_empty())
+    {
         return Ok(OverwritePlan::AlreadyPublished {
             snapshot_id: table.metadata.current_snapshot_id(),
             snapshot_version: published_version(&table.metadata),
         });
     }
-    Ok(OverwritePlan::Commit(PendingOverwrite {
+    Ok(OverwritePlan::Commit(Box::new(PendingOverwrite {
         current,
         desired,
         version,
@@ -203,7 +208,7 @@ pub async fn plan(
         manifests,
         added,
         removed,
-    }))
+    })))
 }
 
 /// The wanted files' paths; a path listed twice is refused.
@@ -261,7 +266,9 @@ fn stage(
         .and_then(|b| b.add_sort_order(desired.sort_order.clone()))
         .and_then(|b| b.set_default_sort_order(i64::from(TableMetadataBuilder::LAST_ADDED)))
         .and_then(|b| b.set_properties(desired.properties.clone()))
-        .map_err(IcebergError::spec("applying the table's schema, spec and properties"))?;
+        .map_err(IcebergError::spec(
+            "applying the table's schema, spec and properties",
+        ))?;
     match current {
         Some(_) => Ok(applied),
         None => drop_placeholders(applied, desired),
@@ -538,7 +545,10 @@ impl PendingOverwrite {
                 else {
                     return Err(iceberg::Error::new(
                         iceberg::ErrorKind::DataInvalid,
-                        format!("entry {} has no snapshot id or sequence number", entry.file_path()),
+                        format!(
+                            "entry {} has no snapshot id or sequence number",
+                            entry.file_path()
+                        ),
                     ));
                 };
                 let file = entry.data_file().clone();
@@ -627,9 +637,18 @@ impl PendingOverwrite {
         )];
         let optional = [
             (SUMMARY_REFRESH_ID, version.refresh_id.clone()),
-            (SUMMARY_ROWS_INSERTED, version.rows_inserted.map(|n| n.to_string())),
-            (SUMMARY_ROWS_UPDATED, version.rows_updated.map(|n| n.to_string())),
-            (SUMMARY_ROWS_DELETED, version.rows_deleted.map(|n| n.to_string())),
+            (
+                SUMMARY_ROWS_INSERTED,
+                version.rows_inserted.map(|n| n.to_string()),
+            ),
+            (
+                SUMMARY_ROWS_UPDATED,
+                version.rows_updated.map(|n| n.to_string()),
+            ),
+            (
+                SUMMARY_ROWS_DELETED,
+                version.rows_deleted.map(|n| n.to_string()),
+            ),
         ];
         properties.extend(
             optional

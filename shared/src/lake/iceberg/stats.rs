@@ -92,7 +92,13 @@ impl ColumnStats {
         let descr = chunk.column_descr();
         let bound = |lower: bool| {
             stats
-                .filter(|s| if lower { s.min_is_exact() } else { s.max_is_exact() })
+                .filter(|s| {
+                    if lower {
+                        s.min_is_exact()
+                    } else {
+                        s.max_is_exact()
+                    }
+                })
                 .and_then(|s| bound_datum(field_type, descr, s, lower))
         };
         self.lower.merge(bound(true), true);
@@ -240,7 +246,11 @@ pub fn data_file(
         .iter()
         .filter_map(|group| {
             let first = group.columns().first()?;
-            Some(first.dictionary_page_offset().unwrap_or(first.data_page_offset()))
+            Some(
+                first
+                    .dictionary_page_offset()
+                    .unwrap_or(first.data_page_offset()),
+            )
         })
         .collect();
     DataFileBuilder::default()

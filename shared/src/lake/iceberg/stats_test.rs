@@ -116,7 +116,10 @@ fn a_data_file_records_path_partition_counts_and_row_group_offsets() {
     assert_eq!(file.file_path(), URL);
     assert_eq!(file.record_count(), 5);
     assert_eq!(file.file_size_in_bytes(), bytes.len() as u64);
-    assert_eq!(file.partition(), &Struct::from_iter([Some(Literal::long(3))]));
+    assert_eq!(
+        file.partition(),
+        &Struct::from_iter([Some(Literal::long(3))])
+    );
     let offsets = file.split_offsets().unwrap();
     assert_eq!(offsets.len(), 3, "{offsets:?}");
     assert_eq!(offsets[0], 4, "the first row group starts after the magic");
@@ -147,7 +150,10 @@ fn bounds_are_the_columns_min_and_max_in_their_iceberg_types() {
     let lower = file.lower_bounds();
     let upper = file.upper_bounds();
 
-    assert_eq!((&lower[&7], &upper[&7]), (&Datum::long(-3), &Datum::long(9)));
+    assert_eq!(
+        (&lower[&7], &upper[&7]),
+        (&Datum::long(-3), &Datum::long(9))
+    );
     assert_eq!(
         (&lower[&8], &upper[&8]),
         (&Datum::string("b"), &Datum::string("zz"))
@@ -164,7 +170,10 @@ fn bounds_are_the_columns_min_and_max_in_their_iceberg_types() {
         (&Datum::string("o1"), &Datum::string("o1"))
     );
     let decimal = |id: i32| {
-        let types = (lower[&id].data_type().clone(), upper[&id].data_type().clone());
+        let types = (
+            lower[&id].data_type().clone(),
+            upper[&id].data_type().clone(),
+        );
         let values = (lower[&id].literal().clone(), upper[&id].literal().clone());
         (types.0, types.1, values)
     };
@@ -210,7 +219,13 @@ fn a_column_holding_only_nulls_has_no_bounds() {
 #[test]
 fn truncated_string_statistics_give_no_bound_rather_than_a_wrong_one() {
     let long = "x".repeat(40);
-    let names = [Some("a-long-name"), Some(long.as_str()), None, Some("b"), Some("c")];
+    let names = [
+        Some("a-long-name"),
+        Some(long.as_str()),
+        None,
+        Some("b"),
+        Some("c"),
+    ];
     let truncating = WriterProperties::builder()
         .set_max_row_group_row_count(Some(2))
         .set_statistics_truncate_length(Some(4))
@@ -226,9 +241,21 @@ fn truncated_string_statistics_give_no_bound_rather_than_a_wrong_one() {
     );
     let file = stats_of(&bytes);
 
-    assert!(!file.lower_bounds().contains_key(&8), "{:?}", file.lower_bounds().get(&8));
-    assert!(!file.upper_bounds().contains_key(&8), "{:?}", file.upper_bounds().get(&8));
-    assert_eq!(file.lower_bounds()[&7], Datum::long(-3), "other columns keep theirs");
+    assert!(
+        !file.lower_bounds().contains_key(&8),
+        "{:?}",
+        file.lower_bounds().get(&8)
+    );
+    assert!(
+        !file.upper_bounds().contains_key(&8),
+        "{:?}",
+        file.upper_bounds().get(&8)
+    );
+    assert_eq!(
+        file.lower_bounds()[&7],
+        Datum::long(-3),
+        "other columns keep theirs"
+    );
 }
 
 #[test]
@@ -240,7 +267,10 @@ fn a_footer_whose_row_count_differs_from_the_snapshot_is_refused() {
     let mut file = live_file(&bytes);
     file.rows = 6;
     let err = data_file(&schema(), 0, &file, &footer).unwrap_err();
-    assert!(matches!(&err, IcebergError::FileMismatch { path, .. } if path == URL), "{err}");
+    assert!(
+        matches!(&err, IcebergError::FileMismatch { path, .. } if path == URL),
+        "{err}"
+    );
 }
 
 #[tokio::test]
