@@ -61,12 +61,21 @@ pub struct DesiredTable {
     pub partition_spec: UnboundPartitionSpec,
     /// Its sort order (`schema::sort_order`).
     pub sort_order: SortOrder,
-    /// Table properties to set.
+    /// Table properties to set (the retention policy's are added).
     pub properties: HashMap<String, String>,
     /// Every live data file.
     pub files: Vec<LiveFile>,
     /// Which snapshots to keep.
     pub retention: RetentionPolicy,
+}
+
+impl DesiredTable {
+    /// The properties to set: the given ones and the retention policy's.
+    fn table_properties(&self) -> HashMap<String, String> {
+        let mut properties = self.properties.clone();
+        properties.extend(self.retention.table_properties());
+        properties
+    }
 }
 
 /// The Tributary snapshot the commit publishes, recorded in the Iceberg snapshot's summary.
@@ -265,7 +274,7 @@ fn stage(
         .and_then(|b| b.add_default_partition_spec(desired.partition_spec.clone()))
         .and_then(|b| b.add_sort_order(desired.sort_order.clone()))
         .and_then(|b| b.set_default_sort_order(i64::from(TableMetadataBuilder::LAST_ADDED)))
-        .and_then(|b| b.set_properties(desired.properties.clone()))
+        .and_then(|b| b.set_properties(desired.table_properties()))
         .map_err(IcebergError::spec(
             "applying the table's schema, spec and properties",
         ))?;

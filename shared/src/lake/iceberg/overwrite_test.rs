@@ -99,6 +99,10 @@ async fn a_new_table_keeps_our_field_ids_and_has_one_schema_spec_and_sort_order(
     assert_eq!(order, [7, 1]);
     assert_eq!(metadata.format_version(), FormatVersion::V2);
     assert_eq!(metadata.properties()["write.format.default"], "parquet");
+    assert_eq!(
+        metadata.properties()["history.expire.min-snapshots-to-keep"],
+        "5"
+    );
 }
 
 #[tokio::test]
@@ -402,4 +406,218 @@ async fn the_written_metadata_reads_back_through_the_store_and_the_crates_deseri
     let raw = lake.store.get(&key).await.unwrap().bytes().await.unwrap();
     let parsed: TableMetadata = serde_json::from_slice(&raw).unwrap();
     assert_eq!(parsed, committed.metadata);
+}
+
+/// A table tree in a local folder: data files written with the table's arrow schema, published
+/// twice (an append, then an overwrite replacing the `eu` file).
+struct LocalTree {
+    _dir: tempfile::TempDir,
+    io: MetadataStore,
+    first: CommittedMetadata,
+    second: CommittedMetadata,
+}
+
+/// Writes a Parquet file of `(id, region, qty)` rows at `key` and returns its `LiveFile`.
+async fn write_rows(
+    store: &Arc<dyn ObjectStore>,
+    io: &MetadataStore,
+    schema: &Schema,
+    key: &str,
+    rows: &[(i64, &str, i32)],
+) -> LiveFile {
+    use arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+    let arrow_schema = crate::lake::iceberg::schema::file_arrow_schema(schema).unwrap();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.2))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|_| "o"))),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&arrow_schema), columns).unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, arrow_schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let path = object_store::path::Path::parse(key).unwrap();
+    let size = bytes.len() as u64;
+    store.put(&path, bytes.into()).await.unwrap();
+    LiveFile {
+        path: io.url(&path),
+        partition: Struct::from_iter([Some(iceberg::spec::Literal::string(rows[0].1))]),
+        size,
+        rows: rows.len() as u64,
+    }
+}
+
+/// Publishes `files` as version `n` of the local tree's table, reading each added file's footer.
+async fn publish_local(
+    io: &MetadataStore,
+    current: Option<CurrentTable>,
+    table: DesiredTable,
+    n: u64,
+) -> CommittedMetadata {
+    let OverwritePlan::Commit(pending) = plan(io, current, table, version(n)).await.unwrap() else {
+        panic!("nothing to publish")
+    };
+    let mut added = Vec::new();
+    for file in pending.added_files() {
+        let stats = crate::lake::iceberg::stats::read_data_file(
+            io,
+            pending.schema(),
+            pending.partition_spec_id(),
+            file,
+        );
+        added.push(stats.await.unwrap());
+    }
+    pending
+        .commit(io, added, T0 + n as i64 * DAY_MS)
+        .await
+        .unwrap()
+}
+
+async fn local_tree(dir: tempfile::TempDir) -> LocalTree {
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+    let io = MetadataStore::new(
+        Arc::clone(&store),
+        &format!("file://{}", dir.path().display()),
+    );
+    let location = io.url(&object_store::path::Path::from("db/orders"));
+    let schema = desired(&[], false).schema;
+    let eu = "db/orders/data/region=eu/v1/part-1.parquet";
+    let us = "db/orders/data/region=us/v1/part-1.parquet";
+    let eu2 = "db/orders/data/region=eu/v2/part-2.parquet";
+    let eu_file = write_rows(&store, &io, &schema, eu, &[(1, "eu", 10), (2, "eu", 20)]).await;
+    let us_file = write_rows(&store, &io, &schema, us, &[(3, "us", 30)]).await;
+    let eu2_file = write_rows(&store, &io, &schema, eu2, &[(1, "eu", 11), (4, "eu", 40)]).await;
+    let table = |files: Vec<LiveFile>| DesiredTable {
+        location: location.clone(),
+        ..desired(&files, false)
+    };
+    let first = publish_local(&io, None, table(vec![eu_file, us_file.clone()]), 1).await;
+    let current = CurrentTable {
+        metadata: first.metadata.clone(),
+        metadata_location: first.metadata_location.clone(),
+    };
+    let second = publish_local(&io, Some(current), table(vec![eu2_file, us_file]), 2).await;
+    LocalTree {
+        _dir: dir,
+        io,
+        first,
+        second,
+    }
+}
+
+/// The `(id, region, qty)` rows the `iceberg` crate's own reader scans from the metadata file at
+/// `location` (its own file IO on the local folder), at `snapshot` or the current one, with an
+/// optional filter; and how many files the scan planned.
+async fn crate_scan(
+    location: &str,
+    snapshot: Option<i64>,
+    filter: Option<iceberg::expr::Predicate>,
+) -> (Vec<(i64, String, i32)>, usize) {
+    use arrow::array::{AsArray, RecordBatch};
+    use arrow::datatypes::{Int32Type, Int64Type};
+    use futures::TryStreamExt;
+    let file_io = iceberg::io::FileIO::new_with_fs();
+    let metadata = TableMetadata::read_from(&file_io, location).await.unwrap();
+    let table = iceberg::table::Table::builder()
+        .metadata(metadata)
+        .metadata_location(location)
+        .identifier(iceberg::TableIdent::from_strs(["db", "orders"]).unwrap())
+        .file_io(file_io)
+        .runtime(iceberg::Runtime::current())
+        .build()
+        .unwrap();
+    let mut scan = table.scan().select(["id", "region", "qty"]);
+    if let Some(id) = snapshot {
+        scan = scan.snapshot_id(id);
+    }
+    if let Some(filter) = filter {
+        scan = scan.with_filter(filter);
+    }
+    let scan = scan.build().unwrap();
+    let planned: Vec<_> = scan
+        .plan_files()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let batches: Vec<RecordBatch> = scan.to_arrow().await.unwrap().try_collect().await.unwrap();
+    let mut rows = Vec::new();
+    for batch in batches {
+        let ids = batch.column(0).as_primitive::<Int64Type>();
+        let regions = batch.column(1).as_string::<i32>();
+        let qty = batch.column(2).as_primitive::<Int32Type>();
+        for i in 0..batch.num_rows() {
+            rows.push((ids.value(i), regions.value(i).to_owned(), qty.value(i)));
+        }
+    }
+    rows.sort();
+    (rows, planned.len())
+}
+
+fn rows(spec: &[(i64, &str, i32)]) -> Vec<(i64, String, i32)> {
+    spec.iter()
+        .map(|(id, r, q)| (*id, (*r).to_owned(), *q))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_crates_own_reader_scans_a_local_table_tree_and_travels_back_in_time() {
+    let tree = local_tree(tempfile::tempdir().unwrap()).await;
+    let location = &tree.second.metadata_location;
+    assert!(location.starts_with("file:///"), "{location}");
+
+    let (current, _) = crate_scan(location, None, None).await;
+    assert_eq!(
+        current,
+        rows(&[(1, "eu", 11), (3, "us", 30), (4, "eu", 40)])
+    );
+    let (previous, _) = crate_scan(location, tree.first.snapshot_id, None).await;
+    assert_eq!(
+        previous,
+        rows(&[(1, "eu", 10), (2, "eu", 20), (3, "us", 30)])
+    );
+    let stored = tree.io.read_metadata(location).await.unwrap();
+    assert_eq!(stored, tree.second.metadata);
+}
+
+#[tokio::test]
+async fn the_crates_scan_prunes_files_with_the_stats_in_the_manifests() {
+    let tree = local_tree(tempfile::tempdir().unwrap()).await;
+    let location = &tree.second.metadata_location;
+    let id_at_least_4 =
+        iceberg::expr::Reference::new("id").greater_than_or_equal_to(iceberg::spec::Datum::long(4));
+
+    let (_, all_files) = crate_scan(location, None, None).await;
+    let (found, planned) = crate_scan(location, None, Some(id_at_least_4)).await;
+    assert_eq!(all_files, 2);
+    assert_eq!(planned, 1, "the us file's id bounds [3, 3] exclude it");
+    assert!(found.contains(&(4, "eu".to_owned(), 40)), "{found:?}");
+}
+
+/// Writes the local table tree into `$TRIBUTARY_ICEBERG_SAMPLE_DIR` and prints its metadata
+/// location, for independent readers (pyiceberg, DuckDB): `cargo test -p tributary-shared --lib
+/// write_a_sample_table_tree -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "writes a sample tree for readers outside Rust; needs TRIBUTARY_ICEBERG_SAMPLE_DIR"]
+async fn write_a_sample_table_tree_for_independent_readers() {
+    let dir = std::env::var("TRIBUTARY_ICEBERG_SAMPLE_DIR").unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let kept = tempfile::Builder::new()
+        .prefix("tributary-iceberg-")
+        .tempdir_in(&dir)
+        .unwrap();
+    let tree = local_tree(kept).await;
+    let LocalTree {
+        _dir: kept, second, ..
+    } = tree;
+    println!("metadata_location={}", second.metadata_location);
+    println!(
+        "first_snapshot_id={}",
+        second.metadata.history()[0].snapshot_id
+    );
+    let _ = kept.keep();
 }
