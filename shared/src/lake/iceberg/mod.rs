@@ -11,8 +11,14 @@
 //! - [`retention`]: snapshot expiry and the files the retained snapshots reference;
 //! - [`metadata_io`]: metadata JSON, manifests and manifest lists in the lake bucket.
 
+pub mod metadata_io;
+pub mod overwrite;
 pub mod partition_spec;
+pub mod retention;
 pub mod schema;
+pub mod stats;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use thiserror::Error;
 
