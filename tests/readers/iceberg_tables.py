@@ -4,8 +4,8 @@
     iceberg_tables.py rows        --table DB.TABLE [--snapshot-id ID | --as-of TIME]
     iceberg_tables.py duckdb-rows --table DB.TABLE [--snapshot-id ID | --as-of TIME]
     iceberg_tables.py snapshots   --table DB.TABLE
-    iceberg_tables.py compare     --table DB.TABLE --expected ROWS.jsonl [--snapshot-id ID | --as-of TIME]
-                                  [--examples N]
+    iceberg_tables.py compare     --table DB.TABLE --expected ROWS.jsonl
+                                  [--snapshot-id ID | --as-of TIME] [--examples N]
 
 Runs with the Iceberg reader venv's Python (requirements-iceberg.txt, `make iceberg-venv`) against
 the local AWS emulator named by `AWS_ENDPOINT_URL` (loopback only; region from `AWS_REGION`,
@@ -155,7 +155,9 @@ def load_table(endpoint: Endpoint, identifier: str) -> Any:
     try:
         return glue_catalog(endpoint).load_table(identifier)
     except NoSuchTableError as error:
-        raise UnusableRequest(f"no Iceberg table {identifier} in the Glue catalog: {error}") from error
+        raise UnusableRequest(
+            f"no Iceberg table {identifier} in the Glue catalog: {error}"
+        ) from error
 
 
 def parse_as_of(text: str) -> datetime:
@@ -165,7 +167,9 @@ def parse_as_of(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time or epoch milliseconds: {text}") from error
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time or epoch milliseconds: {text}"
+        ) from error
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -223,7 +227,7 @@ def pyiceberg_snapshot_id(table: Any, travel: TimeTravel) -> int | None:
     snapshot = table.snapshot_as_of_timestamp(epoch_millis(travel.as_of))
     if snapshot is None:
         raise UnusableRequest(f"table has no snapshot at or before {travel.as_of.isoformat()}")
-    return snapshot.snapshot_id
+    return int(snapshot.snapshot_id)
 
 
 def pyiceberg_rows(table: Any, travel: TimeTravel) -> list[Row]:
@@ -274,8 +278,10 @@ def metadata_location(endpoint: Endpoint, identifier: str) -> str:
         raise UnusableRequest(f"no table {identifier} in the Glue catalog") from error
     location = table.get("Parameters", {}).get("metadata_location")
     if not location:
-        raise UnusableRequest(f"Glue table {identifier} has no metadata_location: not an Iceberg table")
-    return location
+        raise UnusableRequest(
+            f"Glue table {identifier} has no metadata_location: not an Iceberg table"
+        )
+    return str(location)
 
 
 def extension_file(name: str, duckdb_version: str) -> Path:
@@ -283,7 +289,9 @@ def extension_file(name: str, duckdb_version: str) -> Path:
     package = importlib.resources.files(f"duckdb_extension_{name}")
     path = Path(str(package)) / "extensions" / f"v{duckdb_version}" / f"{name}.duckdb_extension"
     if not path.is_file():
-        raise UnusableRequest(f"{path} missing: the extension wheel does not match DuckDB {duckdb_version}")
+        raise UnusableRequest(
+            f"{path} missing: the extension wheel does not match DuckDB {duckdb_version}"
+        )
     return path
 
 
@@ -319,17 +327,22 @@ def configure_s3(connection: Any, endpoint: Endpoint) -> None:
         connection.execute(f"SET {name} = ?", [value])
 
 
+def scan_arguments(location: str, travel: TimeTravel) -> tuple[str, list[Any]]:
+    """`iceberg_scan`'s arguments for `travel` (placeholders) and their values."""
+    if travel.snapshot_id is not None:
+        return "?, snapshot_from_id = ?", [location, travel.snapshot_id]
+    if travel.as_of is not None:
+        as_of = travel.as_of.astimezone(timezone.utc).replace(tzinfo=None)
+        return "?, snapshot_from_timestamp = ?::TIMESTAMP", [location, as_of]
+    return "?", [location]
+
+
 def duckdb_rows(connection: Any, location: str, travel: TimeTravel) -> list[Row]:
     """The rows of the selected snapshot, read by DuckDB's `iceberg_scan`."""
-    arguments, parameters = "?", [location]
-    if travel.snapshot_id is not None:
-        arguments, parameters = "?, snapshot_from_id = ?", [location, travel.snapshot_id]
-    elif travel.as_of is not None:
-        as_of = travel.as_of.astimezone(timezone.utc).replace(tzinfo=None)
-        arguments, parameters = "?, snapshot_from_timestamp = ?::TIMESTAMP", [location, as_of]
-    cursor = connection.execute(f"SELECT * FROM iceberg_scan({arguments})", parameters)
+    arguments, values = scan_arguments(location, travel)
+    cursor = connection.execute(f"SELECT * FROM iceberg_scan({arguments})", values)
     columns = [description[0] for description in cursor.description]
-    return sorted_rows(dict(zip(columns, values)) for values in cursor.fetchall())
+    return sorted_rows(dict(zip(columns, row)) for row in cursor.fetchall())
 
 
 def read_with_duckdb(endpoint: Endpoint, identifier: str, travel: TimeTravel) -> list[Row]:
@@ -365,7 +378,9 @@ def expected_columns(expected: Sequence[Row]) -> list[str]:
     columns = list(expected[0])
     for row in expected:
         if set(row) != set(columns):
-            raise UnusableRequest(f"expected rows have different columns: {columns} and {list(row)}")
+            raise UnusableRequest(
+                f"expected rows have different columns: {columns} and {list(row)}"
+            )
     return columns
 
 
@@ -375,7 +390,9 @@ def project(rows: Sequence[Row], columns: Sequence[str], reader: str) -> list[Ro
         return list(rows)
     absent = [column for column in columns if rows and column not in rows[0]]
     if absent:
-        raise UnusableRequest(f"{reader} rows lack expected column(s) {absent}; they have {list(rows[0])}")
+        raise UnusableRequest(
+            f"{reader} rows lack expected column(s) {absent}; they have {list(rows[0])}"
+        )
     return [{column: row[column] for column in columns} for row in rows]
 
 
@@ -402,8 +419,13 @@ def rows_in(texts: Counter[str], rows: Sequence[Row]) -> list[Row]:
     return chosen
 
 
-def comparison_report(identifier: str, travel: TimeTravel, expected: Sequence[Row],
-                      readers: Mapping[str, Difference], examples: int) -> Row:
+def comparison_report(
+    identifier: str,
+    travel: TimeTravel,
+    expected: Sequence[Row],
+    readers: Mapping[str, Difference],
+    examples: int,
+) -> Row:
     """The JSON report of `compare`, at most `examples` rows listed per kind of difference."""
     return {
         "table": identifier,
@@ -437,8 +459,9 @@ def describe_differences(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def compare(endpoint: Endpoint, identifier: str, travel: TimeTravel, expected_path: Path,
-            examples: int) -> Row:
+def compare(
+    endpoint: Endpoint, identifier: str, travel: TimeTravel, expected_path: Path, examples: int
+) -> Row:
     """Both readers against the expected rows file."""
     expected = read_expected(expected_path)
     columns = expected_columns(expected)
@@ -446,7 +469,9 @@ def compare(endpoint: Endpoint, identifier: str, travel: TimeTravel, expected_pa
         "pyiceberg": pyiceberg_rows(load_table(endpoint, identifier), travel),
         "duckdb": read_with_duckdb(endpoint, identifier, travel),
     }
-    readers = {name: difference(expected, project(rows, columns, name)) for name, rows in read.items()}
+    readers = {
+        name: difference(expected, project(rows, columns, name)) for name, rows in read.items()
+    }
     return comparison_report(identifier, travel, expected, readers, examples)
 
 
@@ -460,15 +485,23 @@ def parser() -> argparse.ArgumentParser:
     """The command line."""
     top = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
-    for name, help_text in (("rows", "rows read by pyiceberg"), ("duckdb-rows", "rows read by DuckDB"),
-                            ("snapshots", "the table's snapshots"), ("compare", "both readers vs expected rows")):
+    for name, help_text in (
+        ("rows", "rows read by pyiceberg"),
+        ("duckdb-rows", "rows read by DuckDB"),
+        ("snapshots", "the table's snapshots"),
+        ("compare", "both readers vs expected rows"),
+    ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--table", required=True, help="Glue database.table")
         if name != "snapshots":
             add_time_travel(command)
         if name == "compare":
-            command.add_argument("--expected", required=True, type=Path, help="expected rows, JSON lines")
-            command.add_argument("--examples", type=int, default=10, help="differences listed per reader")
+            command.add_argument(
+                "--expected", required=True, type=Path, help="expected rows, JSON lines"
+            )
+            command.add_argument(
+                "--examples", type=int, default=10, help="differences listed per reader"
+            )
     return top
 
 

@@ -28,7 +28,6 @@ from typing import Any
 
 import boto3
 import pyarrow as pa
-from pyiceberg.expressions import EqualTo
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform, IdentityTransform
@@ -49,28 +48,88 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=4, field_id=1001, transform=DayTransform(), name="updated_at_day"),
 )
 FIRST_BATCH = [
-    {"id": 1, "region": "eu", "amount": Decimal("1.50"), "updated_at": datetime(2024, 3, 1, 10, 0, 0, 123456), "note": None},
-    {"id": 2, "region": "eu", "amount": Decimal("-3.00"), "updated_at": datetime(2024, 3, 1, 23, 59, 59), "note": "gone"},
-    {"id": 3, "region": "us", "amount": Decimal("0.00"), "updated_at": datetime(2024, 3, 2), "note": "x"},
+    {
+        "id": 1,
+        "region": "eu",
+        "amount": Decimal("1.50"),
+        "updated_at": datetime(2024, 3, 1, 10, 0, 0, 123456),
+        "note": None,
+    },
+    {
+        "id": 2,
+        "region": "eu",
+        "amount": Decimal("-3.00"),
+        "updated_at": datetime(2024, 3, 1, 23, 59, 59),
+        "note": "gone",
+    },
+    {
+        "id": 3,
+        "region": "us",
+        "amount": Decimal("0.00"),
+        "updated_at": datetime(2024, 3, 2),
+        "note": "x",
+    },
 ]
 SECOND_BATCH = [
-    {"id": 4, "region": None, "amount": None, "updated_at": datetime(2024, 3, 2, 12, 30), "note": None},
-    {"id": 5, "region": "us", "amount": Decimal("12345678.99"), "updated_at": datetime(2024, 3, 3, 1, 2, 3, 4), "note": "é"},
+    {
+        "id": 4,
+        "region": None,
+        "amount": None,
+        "updated_at": datetime(2024, 3, 2, 12, 30),
+        "note": None,
+    },
+    {
+        "id": 5,
+        "region": "us",
+        "amount": Decimal("12345678.99"),
+        "updated_at": datetime(2024, 3, 3, 1, 2, 3, 4),
+        "note": "é",
+    },
 ]
 #: The row the third snapshot deletes; its file (region eu, 2024-03-01) keeps id 1.
 DELETED_ID = 2
 #: FIRST_BATCH as the readers print it.
-FIRST_ROWS = [
-    {"id": 1, "region": "eu", "amount": "1.50", "updated_at": "2024-03-01T10:00:00.123456", "note": None},
-    {"id": 2, "region": "eu", "amount": "-3.00", "updated_at": "2024-03-01T23:59:59.000000", "note": "gone"},
-    {"id": 3, "region": "us", "amount": "0.00", "updated_at": "2024-03-02T00:00:00.000000", "note": "x"},
+FIRST_ROWS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "region": "eu",
+        "amount": "1.50",
+        "updated_at": "2024-03-01T10:00:00.123456",
+        "note": None,
+    },
+    {
+        "id": 2,
+        "region": "eu",
+        "amount": "-3.00",
+        "updated_at": "2024-03-01T23:59:59.000000",
+        "note": "gone",
+    },
+    {
+        "id": 3,
+        "region": "us",
+        "amount": "0.00",
+        "updated_at": "2024-03-02T00:00:00.000000",
+        "note": "x",
+    },
 ]
 #: The rows of the current snapshot as the readers print them.
-FINAL_ROWS = [
+FINAL_ROWS: list[dict[str, Any]] = [
     FIRST_ROWS[0],
     FIRST_ROWS[2],
-    {"id": 4, "region": None, "amount": None, "updated_at": "2024-03-02T12:30:00.000000", "note": None},
-    {"id": 5, "region": "us", "amount": "12345678.99", "updated_at": "2024-03-03T01:02:03.000004", "note": "é"},
+    {
+        "id": 4,
+        "region": None,
+        "amount": None,
+        "updated_at": "2024-03-02T12:30:00.000000",
+        "note": None,
+    },
+    {
+        "id": 5,
+        "region": "us",
+        "amount": "12345678.99",
+        "updated_at": "2024-03-03T01:02:03.000004",
+        "note": "é",
+    },
 ]
 SNAPSHOT_VERSION = "tributary.snapshot-version"
 
@@ -101,7 +160,9 @@ def create_sample_table(endpoint: iceberg_tables.Endpoint) -> SampleTable:
     catalog = iceberg_tables.glue_catalog(endpoint)
     catalog.create_namespace(database)
     location = f"s3://{bucket}/{database}/orders"
-    table = catalog.create_table(f"{database}.orders", SCHEMA, location=location, partition_spec=PARTITION_SPEC)
+    table = catalog.create_table(
+        f"{database}.orders", SCHEMA, location=location, partition_spec=PARTITION_SPEC
+    )
     commit_batches(table)
     return SampleTable(
         table=f"{database}.orders",
@@ -115,9 +176,15 @@ def create_sample_table(endpoint: iceberg_tables.Endpoint) -> SampleTable:
 def commit_batches(table: Any) -> None:
     """The three snapshots: append, append, copy-on-write delete."""
     arrow_schema = SCHEMA.as_arrow()
-    table.append(pa.Table.from_pylist(FIRST_BATCH, schema=arrow_schema), snapshot_properties={SNAPSHOT_VERSION: "1"})
-    table.append(pa.Table.from_pylist(SECOND_BATCH, schema=arrow_schema), snapshot_properties={SNAPSHOT_VERSION: "2"})
-    table.delete(EqualTo("id", DELETED_ID), snapshot_properties={SNAPSHOT_VERSION: "3"})
+    table.append(
+        pa.Table.from_pylist(FIRST_BATCH, schema=arrow_schema),
+        snapshot_properties={SNAPSHOT_VERSION: "1"},
+    )
+    table.append(
+        pa.Table.from_pylist(SECOND_BATCH, schema=arrow_schema),
+        snapshot_properties={SNAPSHOT_VERSION: "2"},
+    )
+    table.delete(f"id = {DELETED_ID}", snapshot_properties={SNAPSHOT_VERSION: "3"})
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Self-check of the Iceberg readers (iceberg_tables.py) on a table pyiceberg writes (sample_table.py).
+"""Self-check of the Iceberg readers (iceberg_tables.py) on a table pyiceberg writes (sample_table).
 
     make readers-check
     scripts/with-moto.sh .venv-iceberg/bin/python -m unittest discover -s tests/readers
@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import iceberg_tables
-from iceberg_tables import Difference, Endpoint, UnusableRequest
 import sample_table
+from iceberg_tables import Difference, Endpoint, UnusableRequest
 
 SCRIPT = Path(iceberg_tables.__file__)
-LOCAL = Endpoint(url="http://127.0.0.1:1", region="us-east-1", access_key_id="k", secret_access_key="s")
+LOCAL = Endpoint(
+    url="http://127.0.0.1:1", region="us-east-1", access_key_id="k", secret_access_key="s"
+)
 
 
 class NormalizationTests(unittest.TestCase):
@@ -39,7 +41,9 @@ class NormalizationTests(unittest.TestCase):
         self.assertEqual(iceberg_tables.normalize(Decimal("-12345678.99")), "-12345678.99")
 
     def test_timestamps_always_carry_microseconds_and_their_zone(self) -> None:
-        self.assertEqual(iceberg_tables.normalize(datetime(2024, 3, 2)), "2024-03-02T00:00:00.000000")
+        self.assertEqual(
+            iceberg_tables.normalize(datetime(2024, 3, 2)), "2024-03-02T00:00:00.000000"
+        )
         aware = datetime(2024, 3, 2, 1, 2, 3, 4, tzinfo=timezone.utc)
         self.assertEqual(iceberg_tables.normalize(aware), "2024-03-02T01:02:03.000004+00:00")
         self.assertEqual(iceberg_tables.normalize(date(2024, 3, 2)), "2024-03-02")
@@ -50,20 +54,28 @@ class NormalizationTests(unittest.TestCase):
         self.assertEqual(iceberg_tables.normalize([float("-inf"), 1.5]), ["-Infinity", 1.5])
 
     def test_sorted_rows_order_does_not_depend_on_read_order(self) -> None:
-        rows = [{"id": 2, "v": Decimal("1.0")}, {"id": 1, "v": None}]
-        self.assertEqual(iceberg_tables.sorted_rows(rows), iceberg_tables.sorted_rows(reversed(rows)))
+        rows: list[dict[str, Any]] = [{"id": 2, "v": Decimal("1.0")}, {"id": 1, "v": None}]
+        self.assertEqual(
+            iceberg_tables.sorted_rows(rows), iceberg_tables.sorted_rows(reversed(rows))
+        )
 
     def test_as_of_without_zone_is_utc_and_digits_are_epoch_milliseconds(self) -> None:
         expected = datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
         self.assertEqual(iceberg_tables.parse_as_of("2024-03-01T10:00:00"), expected)
         self.assertEqual(iceberg_tables.parse_as_of("2024-03-01T11:00:00+01:00"), expected)
-        self.assertEqual(iceberg_tables.parse_as_of(str(iceberg_tables.epoch_millis(expected))), expected)
+        self.assertEqual(
+            iceberg_tables.parse_as_of(str(iceberg_tables.epoch_millis(expected))), expected
+        )
 
 
 class ComparisonTests(unittest.TestCase):
     def test_difference_counts_duplicates_both_ways(self) -> None:
-        found = iceberg_tables.difference([{"a": 1}, {"a": 1}, {"a": 2}], [{"a": 1}, {"a": 3}, {"a": 3}])
-        self.assertEqual(found, Difference(rows=3, missing=[{"a": 1}, {"a": 2}], unexpected=[{"a": 3}, {"a": 3}]))
+        found = iceberg_tables.difference(
+            [{"a": 1}, {"a": 1}, {"a": 2}], [{"a": 1}, {"a": 3}, {"a": 3}]
+        )
+        self.assertEqual(
+            found, Difference(rows=3, missing=[{"a": 1}, {"a": 2}], unexpected=[{"a": 3}, {"a": 3}])
+        )
         self.assertFalse(found.matches)
 
     def test_rows_are_compared_on_the_expected_columns_only(self) -> None:
@@ -82,7 +94,12 @@ class ComparisonTests(unittest.TestCase):
 
 class EnvironmentTests(unittest.TestCase):
     def test_only_a_loopback_emulator_is_accepted(self) -> None:
-        for url in ("", "https://glue.us-east-1.amazonaws.com", "http://10.0.0.1:5000", "http://127.0.0.1"):
+        for url in (
+            "",
+            "https://glue.us-east-1.amazonaws.com",
+            "http://10.0.0.1:5000",
+            "http://127.0.0.1",
+        ):
             with self.subTest(url=url), self.assertRaises(UnusableRequest):
                 iceberg_tables.endpoint_from_env({"AWS_ENDPOINT_URL": url})
         endpoint = iceberg_tables.endpoint_from_env({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"})
@@ -91,19 +108,25 @@ class EnvironmentTests(unittest.TestCase):
     def test_duckdb_loads_the_extensions_from_the_wheels_without_installing_any(self) -> None:
         connection = iceberg_tables.duckdb_connection(LOCAL)
         settings = connection.execute(
-            "SELECT current_setting('autoinstall_known_extensions'), current_setting('autoload_known_extensions'),"
+            "SELECT current_setting('autoinstall_known_extensions'),"
+            " current_setting('autoload_known_extensions'),"
             " current_setting('extension_directory')"
         ).fetchone()
         self.assertEqual(settings[:2], (False, False))
         self.assertEqual(settings[2], str(iceberg_tables.UNUSED_EXTENSION_DIRECTORY))
-        self.assertFalse(Path(settings[2]).exists(), "nothing installed into the extension directory")
+        self.assertFalse(
+            Path(settings[2]).exists(), "nothing installed into the extension directory"
+        )
         loaded = dict(
             connection.execute(
-                "SELECT extension_name, install_mode FROM duckdb_extensions() WHERE loaded AND extension_name IN ?",
+                "SELECT extension_name, install_mode FROM duckdb_extensions()"
+                " WHERE loaded AND extension_name IN ?",
                 [list(iceberg_tables.DUCKDB_EXTENSIONS)],
             ).fetchall()
         )
-        self.assertEqual(loaded, {name: "NOT_INSTALLED" for name in iceberg_tables.DUCKDB_EXTENSIONS})
+        self.assertEqual(
+            loaded, {name: "NOT_INSTALLED" for name in iceberg_tables.DUCKDB_EXTENSIONS}
+        )
 
 
 def run_main(*argv: str) -> tuple[int, str]:
@@ -137,7 +160,9 @@ class GlueTableTests(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as file:
             file.write("".join(json.dumps(row) + "\n" for row in expected))
             file.flush()
-            status, out = run_main("compare", "--table", self.sample.table, "--expected", file.name, *options)
+            status, out = run_main(
+                "compare", "--table", self.sample.table, "--expected", file.name, *options
+            )
         return status, json.loads(out)
 
     def test_both_readers_return_the_current_snapshot_rows(self) -> None:
@@ -148,13 +173,18 @@ class GlueTableTests(unittest.TestCase):
     def test_time_travel_to_the_first_snapshot_returns_the_first_batch_only(self) -> None:
         expected = sorted(self.sample.first_rows, key=iceberg_tables.canonical)
         first = self.snapshots()[0]
-        for travel in (["--snapshot-id", str(first["snapshot_id"])], ["--as-of", first["timestamp"]]):
+        for travel in (
+            ["--snapshot-id", str(first["snapshot_id"])],
+            ["--as-of", first["timestamp"]],
+        ):
             for command in ("rows", "duckdb-rows"):
                 with self.subTest(command=command, travel=travel):
                     self.assertEqual(self.rows(command, *travel), expected)
 
     def test_reading_before_the_first_snapshot_is_unusable(self) -> None:
-        before = datetime.fromtimestamp(self.snapshots()[0]["timestamp_ms"] / 1000, tz=timezone.utc) - timedelta(days=1)
+        before = datetime.fromtimestamp(
+            self.snapshots()[0]["timestamp_ms"] / 1000, tz=timezone.utc
+        ) - timedelta(days=1)
         status, _ = run_main("rows", "--table", self.sample.table, "--as-of", before.isoformat())
         self.assertEqual(status, iceberg_tables.EXIT_UNUSABLE)
 
@@ -166,9 +196,13 @@ class GlueTableTests(unittest.TestCase):
         self.assertEqual([s["snapshot_id"] for s in snapshots], self.sample.snapshot_ids)
         self.assertEqual([s["parent_id"] for s in snapshots], [None, *self.sample.snapshot_ids[:2]])
         self.assertEqual([s["operation"] for s in snapshots], ["append", "append", "overwrite"])
-        self.assertEqual([s["summary"][sample_table.SNAPSHOT_VERSION] for s in snapshots], ["1", "2", "3"])
+        self.assertEqual(
+            [s["summary"][sample_table.SNAPSHOT_VERSION] for s in snapshots], ["1", "2", "3"]
+        )
         self.assertEqual([s["current"] for s in snapshots], [False, False, True])
-        self.assertEqual(snapshots[2]["summary"]["deleted-records"], "2", "the rewritten file's two rows")
+        self.assertEqual(
+            snapshots[2]["summary"]["deleted-records"], "2", "the rewritten file's two rows"
+        )
         self.assertEqual(snapshots[2]["summary"]["total-records"], str(len(self.sample.final_rows)))
 
     def test_compare_passes_when_both_readers_return_the_expected_rows(self) -> None:
@@ -190,7 +224,9 @@ class GlueTableTests(unittest.TestCase):
         status, report = self.compare(first_ids, "--snapshot-id", str(self.sample.snapshot_ids[0]))
         self.assertEqual((status, report["ok"]), (0, True), report)
         status, report = self.compare(first_ids)
-        self.assertEqual(report["readers"]["duckdb"]["missing_examples"], [{"id": sample_table.DELETED_ID}])
+        self.assertEqual(
+            report["readers"]["duckdb"]["missing_examples"], [{"id": sample_table.DELETED_ID}]
+        )
 
     def test_an_unknown_table_is_unusable(self) -> None:
         for command in ("rows", "duckdb-rows", "snapshots"):
@@ -201,10 +237,14 @@ class GlueTableTests(unittest.TestCase):
     def test_the_script_runs_as_a_program(self) -> None:
         result = subprocess.run(
             [sys.executable, str(SCRIPT), "duckdb-rows", "--table", self.sample.table],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(json_lines(result.stdout), sorted(self.sample.final_rows, key=iceberg_tables.canonical))
+        self.assertEqual(
+            json_lines(result.stdout), sorted(self.sample.final_rows, key=iceberg_tables.canonical)
+        )
 
 
 if __name__ == "__main__":
