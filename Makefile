@@ -43,7 +43,7 @@ DEPLOY_ENV = BINARIES="$(LAMBDA_BINARIES)" AWS_VENV=$(AWS_VENV) STACK=$(STACK) R
 	infra-check lambda deploy undeploy
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: venv iceberg-venv infra-check demo-check readers-check fmt-check clippy ## infra checks, demo data and Iceberg reader checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --workspace --locked
