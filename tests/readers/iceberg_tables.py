@@ -35,7 +35,8 @@ timestamptz), dates ISO, binary as hex, non-finite floats as "NaN"/"Infinity"/"-
 `--as-of` takes an ISO 8601 time (no zone means UTC) or milliseconds since the epoch.
 
 Exit status: 0 on success (for `compare`: both readers match); 1 when `compare` finds differences;
-2 when the request cannot be served (no emulator, no such table or snapshot, bad expected file).
+2 when the request cannot be served (no emulator, no such table or snapshot, bad expected file);
+3 when a reader fails on the table (its traceback on stderr).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import math
 import os
 import sys
 import tempfile
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,6 +70,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 UNUSED_EXTENSION_DIRECTORY = Path(tempfile.gettempdir()) / "iceberg-tables-no-duckdb-extensions"
 EXIT_DIFFERENT = 1
 EXIT_UNUSABLE = 2
+EXIT_READER_FAILED = 3
 
 
 class UnusableRequest(Exception):
@@ -538,6 +541,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except UnusableRequest as error:
         print(f"iceberg_tables: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except Exception:  # a reader failed on the table: that is a finding, with its traceback
+        traceback.print_exc()
+        return EXIT_READER_FAILED
 
 
 if __name__ == "__main__":

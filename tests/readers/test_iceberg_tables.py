@@ -228,6 +228,13 @@ class GlueTableTests(unittest.TestCase):
             report["readers"]["duckdb"]["missing_examples"], [{"id": sample_table.DELETED_ID}]
         )
 
+    def test_a_reader_failing_on_the_table_is_told_apart_from_a_difference(self) -> None:
+        missing_snapshot = str(max(self.sample.snapshot_ids) + 1)
+        status, _ = run_main(
+            "duckdb-rows", "--table", self.sample.table, "--snapshot-id", missing_snapshot
+        )
+        self.assertEqual(status, iceberg_tables.EXIT_READER_FAILED)
+
     def test_an_unknown_table_is_unusable(self) -> None:
         for command in ("rows", "duckdb-rows", "snapshots"):
             with self.subTest(command=command):

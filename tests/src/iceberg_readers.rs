@@ -143,7 +143,12 @@ pub fn compare_iceberg_rows(table: &str, at: &SnapshotRef, expected: &[Value]) -
     let path = file.path().to_string_lossy().into_owned();
     let args = ["compare", "--table", table, "--expected", &path];
     let output = run_readers(&args, at, &[0, EXIT_DIFFERENT]);
-    serde_json::from_slice(&output.stdout).expect("compare prints a JSON report")
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "compare printed no JSON report ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// Panics, with both readers' differences, unless each returns exactly `expected` at `at`.
