@@ -1,5 +1,7 @@
 # Tributary — the two commands are `make demo` and `make test`. Everything they need is installed
-# here, pinned: the Python venv (.venv) with the local AWS emulator comes from requirements-dev.txt.
+# here, pinned: the Python venv (.venv) with the local AWS emulator comes from requirements-dev.txt,
+# the Iceberg reader venv (.venv-iceberg: pyiceberg and DuckDB's iceberg extension, the independent
+# readers of Iceberg tables) from requirements-iceberg.txt.
 # Deployment tools live in venvs of their own (infra/requirements-*.txt); see infra/README.md.
 
 SHELL := bash
@@ -7,9 +9,11 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
+# Separate from .venv: the DuckDB extension wheels pin a DuckDB version other than .venv's.
+ICEBERG_VENV ?= .venv-iceberg
 PYTHON ?= python3
 CARGO ?= cargo
-WITH_MOTO := VENV=$(VENV) scripts/with-moto.sh
+WITH_MOTO := VENV=$(VENV) ICEBERG_VENV=$(ICEBERG_VENV) scripts/with-moto.sh
 # Build output outside the clone, shared by `make test`, `make demo` and CI (.ci/run), so each
 # reuses what the others built.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/tributary/target
@@ -35,13 +39,13 @@ DRY_RUN ?=
 DEPLOY_ENV = BINARIES="$(LAMBDA_BINARIES)" AWS_VENV=$(AWS_VENV) STACK=$(STACK) REGION=$(REGION) ARTIFACT_BUCKET=$(ARTIFACT_BUCKET) \
 	ARTIFACT_PREFIX=$(ARTIFACT_PREFIX) ARCH=$(ARCH) PARAMS="$(PARAMS)" DRY_RUN=$(DRY_RUN)
 
-.PHONY: help test demo demo-check venv fmt fmt-check clippy unit integration bench moto clean \
+.PHONY: help test demo demo-check readers-check venv iceberg-venv fmt fmt-check clippy unit integration bench moto clean \
 	infra-check lambda deploy undeploy
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: venv infra-check demo-check fmt-check clippy ## infra checks, demo data checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
+test: venv iceberg-venv infra-check demo-check readers-check fmt-check clippy ## infra checks, demo data and Iceberg reader checks, fmt check, clippy -D warnings, unit + integration tests (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --workspace --locked
 
 demo: venv ## Run the whole pipeline locally: DMS dataset → emulator → lake, checked row by row
@@ -51,11 +55,21 @@ demo: venv ## Run the whole pipeline locally: DMS dataset → emulator → lake,
 demo-check: venv ## Self-check of the demo's dataset generator and verifier (small scale)
 	$(VENV)/bin/python -m unittest discover --start-directory demo
 
+readers-check: venv iceberg-venv ## Self-check of the Iceberg readers (pyiceberg, DuckDB) on tables pyiceberg writes to moto
+	$(WITH_MOTO) $(ICEBERG_VENV)/bin/python -m unittest discover --start-directory tests/readers
+
 venv: $(VENV)/.installed ## Create the project venv with the pinned tools
 
 $(VENV)/.installed: requirements-dev.txt constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints-dev.txt
+	touch $@
+
+iceberg-venv: $(ICEBERG_VENV)/.installed ## Create the Iceberg reader venv (pyiceberg, DuckDB + iceberg extension), pinned
+
+$(ICEBERG_VENV)/.installed: requirements-iceberg.txt constraints-iceberg.txt
+	$(PYTHON) -m venv $(ICEBERG_VENV)
+	$(ICEBERG_VENV)/$(PIP_INSTALL) -r requirements-iceberg.txt -c constraints-iceberg.txt
 	touch $@
 
 fmt: ## Format the code
@@ -70,7 +84,7 @@ clippy:
 unit: ## Unit tests only (no emulator)
 	$(CARGO) test --workspace --locked --lib --bins
 
-integration: venv ## Integration tests only (starts and stops moto)
+integration: venv iceberg-venv ## Integration tests only (starts and stops moto)
 	$(WITH_MOTO) $(CARGO) test --locked -p tributary-tests -p tributary-cli --tests
 
 bench: ## Smoke benchmark of the merge engine: 1M-row full load, then 50k changes (release build)
@@ -81,7 +95,7 @@ moto: venv ## Run moto on 127.0.0.1 until Ctrl-C (for manual exploration)
 
 clean: ## Remove build output and the venvs
 	$(CARGO) clean
-	rm -rf $(VENV) $(INFRA_VENV) $(AWS_VENV) $(LAMBDA_VENV) dist
+	rm -rf $(VENV) $(ICEBERG_VENV) $(INFRA_VENV) $(AWS_VENV) $(LAMBDA_VENV) dist
 
 infra-check: $(TEMPLATE) $(INFRA_VENV)/.installed ## Render the template; cfn-lint, checkov, state machine tests
 	$(VENV)/bin/cfn-lint $(TEMPLATE)

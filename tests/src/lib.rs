@@ -12,6 +12,7 @@ pub mod cli;
 pub mod holding_proxy;
 pub mod hooked_ports;
 pub mod hooked_store;
+pub mod iceberg_readers;
 pub mod pipeline;
 
 use std::collections::HashMap;
