@@ -14,16 +14,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::lake::iceberg::IcebergError;
 use crate::lake::partitioning::{HIVE_DEFAULT_PARTITION, PartitionLimitError};
 use crate::lake::paths::{self, DATA_DIR, TableRoot};
 use crate::lake::snapshot::TableSnapshot;
 use crate::lake::table_config::{
-    PartitionTransform, TableConfig, TableFormat, hive_type_name, mode_fields, partition_key_names,
+    PartitionTransform, TableConfig, hive_type_name, mode_fields, partition_key_names,
 };
 use crate::ports::catalog::{
     Catalog, CatalogColumn, CatalogError, CatalogPartition, MAX_PARTITIONS_PER_CALL,
     PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE, PartitionFailure, TableDefinition,
 };
+
+pub mod iceberg;
 
 /// Table parameter naming the Tributary table id.
 pub const TABLE_ID_PARAMETER: &str = "tributary.table_id";
@@ -60,16 +63,18 @@ pub enum PublishError {
         #[source]
         problem: PartitionLimitError,
     },
-    /// The snapshot is of an Iceberg table, which this build commits to the lake but does not
-    /// publish yet: its Hive partitions would not list the files it references, so nothing is
-    /// written to the catalog (the files stay pending, nothing is lost).
+    /// The catalog's table of an Iceberg table is not an Iceberg table (a Hive table of the same
+    /// name, or one without `metadata_location`): nothing is written.
     #[error(
-        "catalog table {table}: Iceberg tables are committed to the lake but not yet published by this build; fix: set target.format to hive for tables queried today"
+        "catalog table {table} is not an Iceberg table (no table_type=ICEBERG with a metadata_location); fix: drop it (Tributary registers the table from the lake) or give the table another target.table"
     )]
-    IcebergNotPublished {
+    NotIceberg {
         /// `database.table`.
         table: String,
     },
+    /// The Iceberg metadata cannot be read, built or written.
+    #[error(transparent)]
+    Iceberg(#[from] IcebergError),
     /// Some partitions could not be written.
     #[error("{count} partition(s) of {table} could not be published, e.g. {sample}")]
     Partitions {
@@ -89,9 +94,10 @@ impl PublishError {
     pub fn is_retryable(&self) -> bool {
         match self {
             PublishError::Catalog(e) => e.is_retryable(),
+            PublishError::Iceberg(e) => e.is_retryable(),
             PublishError::PartitionKeysChanged { .. }
             | PublishError::PartitionLimit { .. }
-            | PublishError::IcebergNotPublished { .. } => false,
+            | PublishError::NotIceberg { .. } => false,
             PublishError::Partitions { retryable, .. } => *retryable,
         }
     }
@@ -110,7 +116,10 @@ pub struct PublishReport {
     pub partitions_updated: u64,
     /// Partitions removed (they hold no rows any more).
     pub partitions_deleted: u64,
-    /// Locations the catalog points to after publishing, relative to the table root.
+    /// The Iceberg snapshot the catalog's table is at after publishing (Iceberg tables).
+    pub iceberg_snapshot_id: Option<i64>,
+    /// Locations the catalog points to after publishing, relative to the table root (for an
+    /// Iceberg table, every folder holding a file a retained snapshot references).
     #[serde(skip)]
     pub catalog_locations: HashSet<String>,
 }
@@ -317,11 +326,6 @@ pub async fn publish<C: Catalog>(
     snapshot: &TableSnapshot,
     lake_url: &str,
 ) -> Result<PublishReport, PublishError> {
-    if snapshot.table_format == TableFormat::Iceberg {
-        return Err(PublishError::IcebergNotPublished {
-            table: format!("{}.{}", config.target_database, config.target_table),
-        });
-    }
     let desired = table_definition(config, snapshot, lake_url);
     check_glue_limits(&desired, snapshot)?;
     let mut report = publish_table(catalog, &desired).await?;

@@ -793,21 +793,3 @@ async fn an_unpartitioned_table_reports_its_folder_and_writes_no_partitions() {
     );
     assert_eq!(catalog.stored_table().location, url("data/v0000000004-r4"));
 }
-
-#[tokio::test]
-async fn an_iceberg_snapshot_is_never_published_as_hive_partitions() {
-    let catalog = MemoryCatalog::default();
-    let iceberg = TableSnapshot {
-        table_format: TableFormat::Iceberg,
-        ..stores(1, [1, 2])
-    };
-    let error = publish(&catalog, &by_store(), &iceberg, LAKE_URL)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, PublishError::IcebergNotPublished { .. }),
-        "{error}"
-    );
-    assert!(!error.is_retryable());
-    assert!(catalog.calls().is_empty(), "{:?}", catalog.calls());
-}
