@@ -71,21 +71,17 @@ pub async fn publish_iceberg<C: Catalog>(
     let config = publication.config;
     catalog.ensure_database(&config.target_database).await?;
     let io = MetadataStore::new(Arc::clone(&publication.lake), publication.lake_url);
-    let mut last_conflict = None;
-    for _ in 0..MAX_RECONCILES {
+    let mut attempt = 1;
+    loop {
         match reconcile(catalog, &io, publication).await {
-            Err(PublishError::Catalog(conflict @ CatalogError::Conflict { .. })) => {
-                last_conflict = Some(conflict);
+            Err(PublishError::Catalog(CatalogError::Conflict { .. }))
+                if attempt < MAX_RECONCILES =>
+            {
+                attempt += 1;
             }
-            other => return other,
+            published => return published,
         }
     }
-    Err(PublishError::Catalog(last_conflict.unwrap_or_else(|| {
-        CatalogError::Conflict {
-            operation: "UpdateTable",
-            message: "no reconcile was attempted".to_owned(),
-        }
-    })))
 }
 
 /// One attempt: read the catalog, plan, commit the metadata, swing the catalog.
