@@ -258,15 +258,16 @@ fn events_spec() -> Value {
     })
 }
 
-/// The rows of the events table: `(id, qty, amount, ts-of-2024-01-01, note)`; `note` absent
-/// when `None` is given for the whole table (the schema before it was added).
-fn events(rows: &[(i64, i64, &str, &str, Option<Option<&str>>)]) -> Vec<Value> {
+/// The rows of the events table from `(id, qty, amount, time of 2024-01-01)`, with the `note`
+/// of each row when given (the schema after it was added).
+fn events(rows: &[(i64, i64, &str, &str)], notes: Option<&[Option<&str>]>) -> Vec<Value> {
     rows.iter()
-        .map(|(id, qty, amount, ts, note)| {
+        .enumerate()
+        .map(|(i, (id, qty, amount, ts))| {
             let mut row = json!({"id": id, "qty": qty, "amount": amount,
                                  "ts": format!("2024-01-01T{ts}.000000")});
-            if let Some(note) = note {
-                row["note"] = json!(note);
+            if let Some(notes) = notes {
+                row["note"] = json!(notes[i]);
             }
             row
         })
@@ -318,19 +319,22 @@ async fn an_added_column_and_an_int_promoted_to_bigint_read_back_with_pyiceberg_
         table_summary(&summary, EVENTS).error.is_none(),
         "{summary:?}"
     );
-    let current = events(&[
-        (1, 11, "1.50", "00:00:03", Some(Some("updated"))),
-        (2, 20, "2.00", "00:00:02", Some(None)),
-        (3, 3_000_000_000, "3.00", "00:00:04", Some(Some("new"))),
-    ]);
+    let current = events(
+        &[
+            (1, 11, "1.50", "00:00:03"),
+            (2, 20, "2.00", "00:00:02"),
+            (3, 3_000_000_000, "3.00", "00:00:04"),
+        ],
+        Some(&[Some("updated"), None, Some("new")]),
+    );
     assert_iceberg_rows(&table, &SnapshotRef::Current, &current);
 
     // Time travel to the first snapshot reads it with its own schema: no `note`, `qty` as int.
     let first = iceberg_snapshots(&table)[0].snapshot_id;
-    let before = events(&[
-        (1, 10, "1.00", "00:00:01", None),
-        (2, 20, "2.00", "00:00:02", None),
-    ]);
+    let before = events(
+        &[(1, 10, "1.00", "00:00:01"), (2, 20, "2.00", "00:00:02")],
+        None,
+    );
     assert_iceberg_rows(&table, &SnapshotRef::Id(first), &before);
     for reader in IcebergReader::BOTH {
         for row in iceberg_rows(reader, &table, &SnapshotRef::Id(first)) {

@@ -182,7 +182,7 @@ async fn unreferenced_data(
     let mut doomed = Vec::new();
     for (folder, objects) in folders {
         let newest = objects.iter().map(|o| o.last_modified).max();
-        if !newest.is_some_and(|t| t < cutoff) {
+        if newest.is_none_or(|t| t >= cutoff) {
             continue;
         }
         let (referenced, unreferenced): (Vec<_>, Vec<_>) =
