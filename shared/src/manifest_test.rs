@@ -107,6 +107,7 @@ fn the_stored_configuration_is_canonical_json_with_every_default_explicit() {
     assert_eq!(stored["target"]["format"], DEFAULT_TABLE_FORMAT.as_str());
     assert_eq!(stored["input"]["csv_null_string"], "NULL");
     assert_eq!(stored["output"]["row_group_rows"], 131_072);
+    assert_eq!(stored["time_travel_days"], 7);
     assert_eq!(
         TableConfig::from_json(&manifest.tables[1].spec_json)
             .unwrap()

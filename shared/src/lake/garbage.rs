@@ -1,15 +1,22 @@
-//! Garbage collection of a table's lake objects: partition versions, tombstone files and old
-//! snapshots that nothing references any more (docs/DESIGN.md §11).
+//! Garbage collection of a table's lake objects: partition versions, data files, Iceberg metadata
+//! files, tombstone files and old snapshots that nothing references any more (docs/DESIGN.md §11,
+//! §15).
 //!
 //! An object is deleted only when all of these hold:
-//! - the newest snapshot does not reference it, nor does the catalog (the caller passes the
-//!   locations the catalog points to);
-//! - it (and for a partition version, every object of its folder) is older than the grace period,
-//!   so queries planned against the previous catalog state can finish, and folders of a refresh
-//!   still being written are never touched;
+//! - the newest snapshot does not reference it, nor does the catalog: for a Hive table the
+//!   caller passes the locations the catalog's partitions point to, and a partition-version
+//!   folder is kept or deleted whole; for an Iceberg table the caller passes every object the
+//!   table's retained Iceberg snapshots and metadata log reference (including the current
+//!   metadata file), and data files are kept or deleted one by one (a folder may hold files a
+//!   retained snapshot still needs next to files only expired ones did) — without those
+//!   references, nothing of an Iceberg table's data or metadata is deleted;
+//! - it (and for a data file, every object of its folder) is older than the grace period, so
+//!   queries planned against the previous catalog state can finish, folders of a refresh still
+//!   being written are never touched, and a metadata file a concurrent publisher is about to
+//!   commit is left alone;
 //! - for snapshots: it is not one of the newest [`SNAPSHOTS_KEPT`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +28,7 @@ use thiserror::Error;
 
 use crate::lake::paths::{self, TableRoot};
 use crate::lake::snapshot::{PartitionState, TableSnapshot};
+use crate::lake::table_config::TableFormat;
 
 /// How many of the newest snapshots are always kept.
 pub const SNAPSHOTS_KEPT: usize = 20;
@@ -28,9 +36,9 @@ pub const SNAPSHOTS_KEPT: usize = 20;
 /// What a collection removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GarbageReport {
-    /// Partition-version folders removed.
+    /// Partition-version folders removed (every object of the folder deleted).
     pub folders_deleted: u64,
-    /// Objects removed (data files, tombstone files, snapshots).
+    /// Objects removed (data files, Iceberg metadata files, tombstone files, snapshots).
     pub objects_deleted: u64,
     /// Bytes removed.
     pub bytes_deleted: u64,
@@ -52,17 +60,21 @@ pub struct GarbageError {
 /// What a collection may delete, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct GarbagePolicy<'a> {
-    /// Locations (relative to the table root, like `PartitionState::location`) the catalog
-    /// points to; never deleted.
+    /// Locations (relative to the table root, like `PartitionState::location`) the catalog's
+    /// partitions point to (Hive tables); never deleted.
     pub catalog_locations: &'a HashSet<String>,
+    /// Every object an Iceberg table's retained snapshots and metadata log reference
+    /// (`iceberg::retention::referenced_files`, read when publishing); never deleted. `None`
+    /// leaves an Iceberg table's data and metadata files alone.
+    pub iceberg_references: Option<&'a BTreeSet<Path>>,
     /// The collector's clock.
     pub now: DateTime<Utc>,
     /// Minimum age of anything deleted.
     pub grace: Duration,
 }
 
-/// Deletes the unreferenced partition versions, tombstone files and old snapshots of the table
-/// at `root`, whose newest snapshot is `snapshot`.
+/// Deletes the unreferenced partition versions or data files, Iceberg metadata files, tombstone
+/// files and old snapshots of the table at `root`, whose newest snapshot is `snapshot`.
 pub async fn collect_garbage(
     store: &dyn ObjectStore,
     root: &Path,
@@ -73,8 +85,7 @@ pub async fn collect_garbage(
     let cutoff =
         policy.now - chrono::Duration::from_std(policy.grace).unwrap_or(chrono::Duration::MAX);
     let mut report = GarbageReport::default();
-    let (folders, mut doomed) =
-        unreferenced_folders(store, root, snapshot, &policy, cutoff).await?;
+    let (folders, mut doomed) = unreferenced_files(store, root, snapshot, &policy, cutoff).await?;
     report.folders_deleted = folders;
     doomed.extend(unreferenced_tombstones(store, root, snapshot, cutoff).await?);
     let snapshots = old_snapshots(store, root, snapshot, cutoff).await?;
@@ -95,21 +106,69 @@ pub async fn collect_garbage(
     Ok(report)
 }
 
-/// The partition-version folders neither the snapshot nor the catalog references whose newest
-/// object is older than `cutoff`: how many, and their objects.
-async fn unreferenced_folders(
+/// The data and Iceberg metadata objects older than `cutoff` nothing references: how many
+/// partition-version folders lose every object, and the objects.
+async fn unreferenced_files(
     store: &dyn ObjectStore,
     root: TableRoot<'_>,
     snapshot: &TableSnapshot,
     policy: &GarbagePolicy<'_>,
     cutoff: DateTime<Utc>,
 ) -> Result<(u64, Vec<ObjectMeta>), GarbageError> {
-    let referenced: HashSet<&str> = snapshot
+    match (snapshot.table_format, policy.iceberg_references) {
+        (TableFormat::Hive, _) => {
+            let referenced = referenced_folders(snapshot, policy.catalog_locations);
+            unreferenced_data(store, root, cutoff, |folder, _| referenced.contains(folder)).await
+        }
+        (TableFormat::Iceberg, Some(references)) => {
+            let live = live_files(root, snapshot);
+            let (folders, mut doomed) = unreferenced_data(store, root, cutoff, |_, object| {
+                live.contains(&object.location) || references.contains(&object.location)
+            })
+            .await?;
+            doomed.extend(unreferenced_metadata(store, root, references, cutoff).await?);
+            Ok((folders, doomed))
+        }
+        (TableFormat::Iceberg, None) => Ok((0, Vec::new())),
+    }
+}
+
+/// The folders (relative to the root) the snapshot or the catalog references.
+fn referenced_folders<'a>(
+    snapshot: &'a TableSnapshot,
+    catalog_locations: &'a HashSet<String>,
+) -> HashSet<&'a str> {
+    snapshot
         .partitions
         .iter()
         .flat_map(PartitionState::folders)
-        .chain(policy.catalog_locations.iter().map(String::as_str))
-        .collect();
+        .chain(catalog_locations.iter().map(String::as_str))
+        .collect()
+}
+
+/// Every data file the snapshot lists, wherever it lives.
+fn live_files(root: TableRoot<'_>, snapshot: &TableSnapshot) -> HashSet<Path> {
+    snapshot
+        .partitions
+        .iter()
+        .flat_map(|partition| {
+            partition
+                .files
+                .iter()
+                .map(move |file| root.data_file(partition.folder_of(file), &file.name))
+        })
+        .collect()
+}
+
+/// The data objects `kept` (given their folder relative to the root, and the object) does not
+/// keep, in folders whose newest object is older than `cutoff`: how many folders lose every
+/// object, and the objects.
+async fn unreferenced_data(
+    store: &dyn ObjectStore,
+    root: TableRoot<'_>,
+    cutoff: DateTime<Utc>,
+    kept: impl Fn(&str, &ObjectMeta) -> bool,
+) -> Result<(u64, Vec<ObjectMeta>), GarbageError> {
     let mut folders: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
     for object in list(store, &root.data_dir()).await? {
         let relative = root.relative(&object.location);
@@ -123,12 +182,32 @@ async fn unreferenced_folders(
     let mut doomed = Vec::new();
     for (folder, objects) in folders {
         let newest = objects.iter().map(|o| o.last_modified).max();
-        if !referenced.contains(folder.as_str()) && newest.is_some_and(|t| t < cutoff) {
-            count += 1;
-            doomed.extend(objects);
+        if newest.is_none_or(|t| t >= cutoff) {
+            continue;
         }
+        let (referenced, unreferenced): (Vec<_>, Vec<_>) =
+            objects.into_iter().partition(|o| kept(&folder, o));
+        if referenced.is_empty() {
+            count += 1;
+        }
+        doomed.extend(unreferenced);
     }
     Ok((count, doomed))
+}
+
+/// The Iceberg metadata files (metadata JSON, manifests, manifest lists) `references` does not
+/// hold, older than `cutoff`.
+async fn unreferenced_metadata(
+    store: &dyn ObjectStore,
+    root: TableRoot<'_>,
+    references: &BTreeSet<Path>,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<ObjectMeta>, GarbageError> {
+    Ok(list(store, &root.iceberg_metadata_dir())
+        .await?
+        .into_iter()
+        .filter(|object| !references.contains(&object.location) && object.last_modified < cutoff)
+        .collect())
 }
 
 /// The tombstone files the snapshot does not reference, older than `cutoff`.

@@ -23,6 +23,9 @@ pub const DATA_DIR: &str = "data";
 pub const TOMBSTONE_DIR: &str = "_tributary/tombstones";
 /// Folder (under the table root) of snapshot documents.
 pub const SNAPSHOT_DIR: &str = "_tributary/snapshots";
+/// Folder (under the table root) of an Iceberg table's metadata: metadata JSON, manifests and
+/// manifest lists.
+pub const ICEBERG_METADATA_DIR: &str = "metadata";
 /// Folder (under [`DATA_DIR`]) an unpartitioned table's catalog entry points to while the table
 /// holds no rows; nothing is ever written there.
 const EMPTY_TABLE_DIR: &str = "_empty";
@@ -74,6 +77,11 @@ impl<'a> TableRoot<'a> {
     /// The folder of snapshot documents.
     pub fn snapshot_dir(&self) -> Path {
         self.join(SNAPSHOT_DIR)
+    }
+
+    /// The folder of an Iceberg table's metadata files.
+    pub fn iceberg_metadata_dir(&self) -> Path {
+        self.join(ICEBERG_METADATA_DIR)
     }
 
     /// The document of snapshot `version`.

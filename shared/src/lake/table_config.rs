@@ -57,6 +57,8 @@ pub const DEFAULT_TARGET_FILE_SIZE_BYTES: u64 = 128 * 1024 * 1024;
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 131_072;
 /// Default number of days a delete is remembered to stop late changes from resurrecting a row.
 pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: u32 = 7;
+/// Default number of days an Iceberg table's snapshots stay readable by time travel.
+pub const DEFAULT_TIME_TRAVEL_DAYS: u32 = 7;
 /// The format of a table whose specification names none (`target.format` absent): the one place
 /// the default is decided (`hive` until Tributary publishes Iceberg tables, then `iceberg`).
 /// Stored configurations name their format explicitly (`manifest::canonical_spec_json`), and a
@@ -67,6 +69,8 @@ const MIN_TARGET_FILE_SIZE_BYTES: u64 = 4 * 1024;
 const MAX_TARGET_FILE_SIZE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 const MAX_ROW_GROUP_ROWS: usize = 16 * 1024 * 1024;
 const MAX_TOMBSTONE_RETENTION_DAYS: u32 = 3650;
+const MAX_TIME_TRAVEL_DAYS: u32 = 3650;
+const SECONDS_PER_DAY: u64 = 86_400;
 
 /// A table configuration as written by users (YAML manifest, DynamoDB item, JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +105,10 @@ pub struct TableSpec {
     /// Days a delete is remembered (default 7).
     #[serde(default = "default_tombstone_retention_days")]
     pub tombstone_retention_days: u32,
+    /// Days an Iceberg table's snapshots stay readable by time travel (default 7; 0 keeps only
+    /// the newest few); ignored by Hive tables.
+    #[serde(default = "default_time_travel_days")]
+    pub time_travel_days: u32,
     /// What the processor does once a DMS file of this table is quarantined: `stop` (default:
     /// the table waits for a fix, nothing is lost) or `skip` (apply the files after it).
     #[serde(default)]
@@ -120,6 +128,10 @@ pub enum OnBadFile {
 
 fn default_tombstone_retention_days() -> u32 {
     DEFAULT_TOMBSTONE_RETENTION_DAYS
+}
+
+fn default_time_travel_days() -> u32 {
+    DEFAULT_TIME_TRAVEL_DAYS
 }
 
 /// The source table, as named in the DMS layout.
@@ -370,6 +382,9 @@ pub struct TableConfig {
     pub output: OutputOptions,
     /// How long deletes are remembered.
     pub tombstone_retention: Duration,
+    /// How long an Iceberg table's snapshots stay readable by time travel (the newest few are
+    /// kept whatever their age).
+    pub time_travel: Duration,
     /// What happens after a DMS file is quarantined.
     pub on_bad_file: OnBadFile,
 }
@@ -533,18 +548,8 @@ impl TryFrom<TableSpec> for TableConfig {
         validate_partition_names(&partition_fields, spec.date_partition_style, &columns)?;
         let input = validate_input(&spec.input, columns)?;
         let output = validate_output(&spec.output)?;
-        if spec.tombstone_retention_days == 0
-            || spec.tombstone_retention_days > MAX_TOMBSTONE_RETENTION_DAYS
-        {
-            return Err(invalid(
-                "tombstone_retention_days",
-                format!(
-                    "{} is outside 1..={MAX_TOMBSTONE_RETENTION_DAYS}",
-                    spec.tombstone_retention_days
-                ),
-                "use at least the longest delay with which a DMS file can arrive (default 7)",
-            ));
-        }
+        let tombstone_retention = validate_tombstone_retention(spec.tombstone_retention_days)?;
+        let time_travel = validate_time_travel(spec.time_travel_days)?;
         Ok(TableConfig {
             source,
             target_database,
@@ -560,11 +565,33 @@ impl TryFrom<TableSpec> for TableConfig {
             input,
             output,
             on_bad_file: spec.on_bad_file,
-            tombstone_retention: Duration::from_secs(
-                u64::from(spec.tombstone_retention_days) * 86_400,
-            ),
+            tombstone_retention,
+            time_travel,
         })
     }
+}
+
+fn validate_tombstone_retention(days: u32) -> Result<Duration, TableConfigError> {
+    if days == 0 || days > MAX_TOMBSTONE_RETENTION_DAYS {
+        return Err(invalid(
+            "tombstone_retention_days",
+            format!("{days} is outside 1..={MAX_TOMBSTONE_RETENTION_DAYS}"),
+            "use at least the longest delay with which a DMS file can arrive (default 7)",
+        ));
+    }
+    Ok(Duration::from_secs(u64::from(days) * SECONDS_PER_DAY))
+}
+
+fn validate_time_travel(days: u32) -> Result<Duration, TableConfigError> {
+    if days > MAX_TIME_TRAVEL_DAYS {
+        return Err(invalid(
+            "time_travel_days",
+            format!("{days} is outside 0..={MAX_TIME_TRAVEL_DAYS}"),
+            "use the days readers may travel back (default 7); every day kept keeps the files \
+             of its snapshots in the lake",
+        ));
+    }
+    Ok(Duration::from_secs(u64::from(days) * SECONDS_PER_DAY))
 }
 
 fn validate_source(source: &SourceSpec) -> Result<SourceTable, TableConfigError> {

@@ -41,7 +41,8 @@ fn full() -> Value {
             "row_group_rows": 65_536,
             "compression": "snappy"
         },
-        "tombstone_retention_days": 30
+        "tombstone_retention_days": 30,
+        "time_travel_days": 3
     })
 }
 
@@ -173,6 +174,7 @@ fn a_full_configuration_parses_to_the_expected_values() {
         }
     );
     assert_eq!(config.tombstone_retention, Duration::from_secs(30 * 86_400));
+    assert_eq!(config.time_travel, Duration::from_secs(3 * 86_400));
     assert_eq!(
         config.declared_type("amount"),
         Some(&DataType::Decimal128(12, 2))
@@ -210,6 +212,7 @@ fn a_minimal_configuration_gets_the_defaults() {
         }
     );
     assert_eq!(config.tombstone_retention, Duration::from_secs(7 * 86_400));
+    assert_eq!(config.time_travel, Duration::from_secs(7 * 86_400));
     // Without declared columns every name is accepted (Parquet files carry their schema).
     assert_eq!(config.declared_type("id"), None);
 }
@@ -805,6 +808,20 @@ fn tombstone_retention_must_be_positive_and_bounded() {
         "tombstone_retention_days",
         "3651",
         "delay",
+    );
+}
+
+#[test]
+fn time_travel_may_be_zero_days_but_is_bounded() {
+    let mut zero = minimal();
+    zero["time_travel_days"] = json!(0);
+    assert_eq!(parse(&zero).unwrap().time_travel, Duration::ZERO);
+    assert_invalid(
+        minimal(),
+        |v| v["time_travel_days"] = json!(3651),
+        "time_travel_days",
+        "3651 is outside 0..=3650",
+        "travel back",
     );
 }
 

@@ -29,7 +29,7 @@ pub const BUCKET: &str = "staging";
 
 /// A table under test.
 pub struct Lake {
-    _dir: TempDir,
+    dir: TempDir,
     /// The lake store's fault injection and read accounting.
     pub faults: Arc<FaultyStore>,
     /// Both stores.
@@ -55,7 +55,7 @@ impl Lake {
         )));
         let lake: Arc<dyn ObjectStore> = Arc::clone(&faults) as Arc<dyn ObjectStore>;
         Lake {
-            _dir: dir,
+            dir,
             faults,
             stores: LakeStores { staging, lake },
             config: TableConfig::from_json(config_json).unwrap(),
@@ -156,6 +156,24 @@ impl Lake {
         }
         rows.sort();
         rows
+    }
+
+    /// Makes every object now in the lake store look written `by` ago (its modification time;
+    /// the garbage collector's grace compares it with its clock).
+    pub fn age_lake_objects(&self, by: std::time::Duration) {
+        let written = std::time::SystemTime::now() - by;
+        let mut folders = vec![self.dir.path().join("lake")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    let file = std::fs::File::options().write(true).open(&path).unwrap();
+                    file.set_modified(written).unwrap();
+                }
+            }
+        }
     }
 
     /// Reads one stored file completely.

@@ -9,7 +9,9 @@
 //! partitions → moved partitions → dropped partitions. Each partition switch is one atomic
 //! catalog write; batch calls carry at most [`MAX_PARTITIONS_PER_CALL`] partitions.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use object_store::path::Path;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -118,10 +120,15 @@ pub struct PublishReport {
     pub partitions_deleted: u64,
     /// The Iceberg snapshot the catalog's table is at after publishing (Iceberg tables).
     pub iceberg_snapshot_id: Option<i64>,
-    /// Locations the catalog points to after publishing, relative to the table root (for an
-    /// Iceberg table, every folder holding a file a retained snapshot references).
+    /// Locations the catalog's partitions point to after publishing, relative to the table root
+    /// (Hive tables).
     #[serde(skip)]
     pub catalog_locations: HashSet<String>,
+    /// Every object the Iceberg table's retained snapshots and metadata log reference after
+    /// publishing (`iceberg::retention::referenced_files`), for the garbage collector (Iceberg
+    /// tables).
+    #[serde(skip)]
+    pub iceberg_references: Option<BTreeSet<Path>>,
 }
 
 /// The S3 URL of `relative` (a folder under the table root), with a trailing `/`.

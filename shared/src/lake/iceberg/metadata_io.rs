@@ -29,9 +29,8 @@ use parquet::file::metadata::ParquetMetaData;
 use uuid::Uuid;
 
 use super::IcebergError;
+use crate::lake::paths::ICEBERG_METADATA_DIR as METADATA_DIR;
 
-/// The folder of a table's metadata files, under its location.
-const METADATA_DIR: &str = "metadata";
 /// The attempt number in manifest-list names: a retried commit is planned anew, with a new
 /// snapshot id and commit uuid.
 const MANIFEST_LIST_ATTEMPT: u32 = 0;

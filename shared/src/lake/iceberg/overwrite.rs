@@ -245,8 +245,10 @@ async fn load_manifests(
     let list = io
         .read_manifest_list(snapshot, metadata.format_version())
         .await?;
-    let mut loaded = Vec::with_capacity(list.entries().len());
-    for file in list.consume_entries() {
+    // Collected first: the list's own iterator is not `Send`, and the reads below await.
+    let files: Vec<ManifestFile> = list.consume_entries().into_iter().collect();
+    let mut loaded = Vec::with_capacity(files.len());
+    for file in files {
         let entries = match file.content {
             ManifestContentType::Data => io.read_manifest(&file).await?.into_parts().0,
             ManifestContentType::Deletes => Vec::new(),

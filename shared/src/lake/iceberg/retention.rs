@@ -10,9 +10,11 @@ use object_store::path::Path;
 
 use super::IcebergError;
 use super::metadata_io::MetadataStore;
+use crate::lake::table_config::DEFAULT_TIME_TRAVEL_DAYS;
 
-/// Default time-travel window: 7 days.
-pub const DEFAULT_MAX_SNAPSHOT_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default time-travel window: the table option's default (`time_travel_days`).
+pub const DEFAULT_MAX_SNAPSHOT_AGE: Duration =
+    Duration::from_secs(DEFAULT_TIME_TRAVEL_DAYS as u64 * 24 * 3600);
 /// Default number of newest snapshots kept whatever their age.
 pub const DEFAULT_MIN_SNAPSHOTS: usize = 5;
 /// Iceberg's table property for the window, so other engines' expiry agrees.
@@ -39,6 +41,15 @@ impl Default for RetentionPolicy {
 }
 
 impl RetentionPolicy {
+    /// Snapshots kept for `time_travel` (a table's `time_travel_days`), and always the newest
+    /// [`DEFAULT_MIN_SNAPSHOTS`].
+    pub fn with_window(time_travel: Duration) -> RetentionPolicy {
+        RetentionPolicy {
+            max_snapshot_age: time_travel,
+            min_snapshots: DEFAULT_MIN_SNAPSHOTS,
+        }
+    }
+
     /// The policy as Iceberg's standard table properties.
     pub fn table_properties(&self) -> [(String, String); 2] {
         [

@@ -8,7 +8,7 @@
 //! writer moved the table since it was read — reloads and reconciles again, so a commit is never
 //! lost and never published twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -107,7 +107,8 @@ async fn reconcile<C: Catalog>(
             let current = current.ok_or(IcebergError::Missing {
                 path: "the table's current metadata".to_owned(),
             })?;
-            report.catalog_locations = retained_folders(io, publication, &current).await?;
+            report.iceberg_references =
+                Some(referenced_files(io, &current.metadata, &current.metadata_location).await?);
             return Ok(report);
         }
         OverwritePlan::Commit(pending) => commit(io, *pending, publication.now).await?,
@@ -130,7 +131,8 @@ async fn reconcile<C: Catalog>(
         metadata: committed.metadata,
         metadata_location: committed.metadata_location,
     };
-    report.catalog_locations = retained_folders(io, publication, &current).await?;
+    report.iceberg_references =
+        Some(referenced_files(io, &current.metadata, &current.metadata_location).await?);
     Ok(report)
 }
 
@@ -188,7 +190,7 @@ fn desired_table(publication: &IcebergPublication<'_>) -> Result<DesiredTable, I
         schema,
         properties: Default::default(),
         files,
-        retention: RetentionPolicy::default(),
+        retention: RetentionPolicy::with_window(config.time_travel),
     })
 }
 
@@ -276,27 +278,6 @@ fn table_definition(
         output_format: String::new(),
         parameters,
     }
-}
-
-/// Every data folder (relative to the table root) holding a file some retained Iceberg snapshot
-/// references: the garbage collector keeps them (time travel).
-async fn retained_folders(
-    io: &MetadataStore,
-    publication: &IcebergPublication<'_>,
-    current: &CurrentTable,
-) -> Result<std::collections::HashSet<String>, IcebergError> {
-    let referenced: BTreeSet<_> =
-        referenced_files(io, &current.metadata, &current.metadata_location).await?;
-    let root = TableRoot::new(&publication.config.location);
-    Ok(referenced
-        .iter()
-        .map(|path| root.relative(path))
-        .filter_map(|relative| {
-            relative
-                .rsplit_once('/')
-                .map(|(folder, _)| folder.to_owned())
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -98,9 +98,47 @@ async fn the_first_publish_creates_an_iceberg_table_in_the_catalog_at_an_append_
     let (_, metadata) = metadata(&catalog, &lake).await;
     assert_eq!(versions(&metadata), [("1".to_owned(), Operation::Append)]);
     assert_eq!(report.iceberg_snapshot_id, metadata.current_snapshot_id());
+    let references = report.iceberg_references.unwrap();
+    let io = MetadataStore::new(Arc::clone(&lake.stores.lake), LAKE_URL);
+    let (location, _) = self::metadata(&catalog, &lake).await;
     assert!(
-        !report.catalog_locations.is_empty(),
-        "the live files' folders"
+        references.contains(&io.path(&location).unwrap()),
+        "the current metadata"
+    );
+    let snapshot = lake.snapshot().await;
+    let root = TableRoot::new(&lake.config.location);
+    for partition in &snapshot.partitions {
+        for file in &partition.files {
+            let path = root.data_file(partition.folder_of(file), &file.name);
+            assert!(references.contains(&path), "live file {path}");
+        }
+    }
+    assert!(report.catalog_locations.is_empty(), "no catalog partitions");
+}
+
+#[tokio::test]
+async fn the_time_travel_option_is_the_tables_snapshot_retention() {
+    let config = ORDERS.replacen(
+        r#""primary_key""#,
+        r#""time_travel_days": 3, "primary_key""#,
+        1,
+    );
+    let mut lake = Lake::new(&config);
+    let load = lake
+        .stage("LOAD00000001.csv", "1,eu,1.00,2024-01-01 10:00:00\n")
+        .await;
+    lake.refresh(&[load]).await.unwrap();
+    let catalog = MemoryCatalog::default();
+    publish(&catalog, &lake).await.unwrap();
+    let (_, metadata) = metadata(&catalog, &lake).await;
+    let three_days_ms = (3 * 24 * 3600 * 1000).to_string();
+    assert_eq!(
+        metadata.properties()["history.expire.max-snapshot-age-ms"],
+        three_days_ms
+    );
+    assert_eq!(
+        metadata.properties()["history.expire.min-snapshots-to-keep"],
+        "5"
     );
 }
 

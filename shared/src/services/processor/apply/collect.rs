@@ -1,6 +1,7 @@
 //! Step 9 of a refresh: garbage collection of lake objects that neither the newest snapshot nor
-//! the catalog references, after the grace period ([`crate::lake::garbage`]). It runs only after
-//! a complete publish, so the catalog never points at a deleted folder.
+//! the catalog references — for an Iceberg table, nothing its retained Iceberg snapshots need,
+//! as the publish step read them — after the grace period ([`crate::lake::garbage`]). It runs
+//! only after a complete publish, so the catalog never points at a deleted object.
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -27,6 +28,7 @@ impl<R: TableRegistry, T: ProcessingTracker, B: FileBacklog, C: Catalog> Process
     ) {
         let policy = GarbagePolicy {
             catalog_locations: &published.catalog_locations,
+            iceberg_references: published.iceberg_references.as_ref(),
             now,
             grace: self.settings.gc_grace,
         };
