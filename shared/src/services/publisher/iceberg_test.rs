@@ -1,5 +1,6 @@
 //! Unit tests of the Iceberg publisher against an in-memory catalog and lake: creation, the
-//! idempotent reconcile, overwrite snapshots, conflicts and a table of another format.
+//! idempotent reconcile, overwrite snapshots, conflicts, a metadata file left by a crashed publish
+//! and a table of another format.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use iceberg::spec::{Operation, TableMetadata};
@@ -245,4 +246,51 @@ async fn a_catalog_table_of_another_format_is_refused_and_left_alone() {
     assert!(matches!(error, PublishError::NotIceberg { .. }), "{error}");
     assert!(!error.is_retryable());
     assert_eq!(catalog.table_of("lake", "orders").unwrap(), hive);
+}
+
+#[tokio::test]
+async fn a_metadata_file_left_by_a_crashed_publish_does_not_break_the_next_one() {
+    let mut lake = loaded().await;
+    let catalog = MemoryCatalog::default();
+    publish(&catalog, &lake).await.unwrap();
+    let (first, _) = metadata(&catalog, &lake).await;
+    changed(&mut lake).await;
+    // A publish of version 2 that wrote its metadata file and died before Glue was updated: run
+    // against a copy of the catalog, so the shared one never names the file it wrote.
+    let crashed = MemoryCatalog::default();
+    crashed.lock().databases.insert("lake".to_owned());
+    let table = catalog.table_of("lake", "orders").unwrap();
+    crashed
+        .lock()
+        .tables
+        .insert(("lake".into(), "orders".into()), table);
+    publish(&crashed, &lake).await.unwrap();
+    let (orphan, _) = metadata(&crashed, &lake).await;
+    assert_eq!(metadata(&catalog, &lake).await.0, first, "Glue never moved");
+
+    let report = publish(&catalog, &lake).await.unwrap();
+    assert!(report.table_updated);
+    let (location, metadata) = metadata(&catalog, &lake).await;
+    assert_ne!(location, orphan, "the rerun writes a metadata file of its own");
+    let table = catalog.table_of("lake", "orders").unwrap();
+    assert_eq!(table.parameters[PREVIOUS_METADATA_LOCATION_PARAMETER], first);
+    assert!(
+        metadata
+            .metadata_log()
+            .iter()
+            .all(|entry| entry.metadata_file != orphan),
+        "the unreferenced file stays out of the table's metadata log"
+    );
+    assert_eq!(
+        versions(&metadata),
+        [
+            ("1".to_owned(), Operation::Append),
+            ("2".to_owned(), Operation::Overwrite)
+        ],
+        "version 2 published once"
+    );
+    let io = MetadataStore::new(Arc::clone(&lake.stores.lake), LAKE_URL);
+    io.read_metadata(&orphan)
+        .await
+        .expect("the unreferenced file is left in place, for the collector");
 }
