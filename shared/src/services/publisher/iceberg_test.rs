@@ -271,9 +271,15 @@ async fn a_metadata_file_left_by_a_crashed_publish_does_not_break_the_next_one()
     let report = publish(&catalog, &lake).await.unwrap();
     assert!(report.table_updated);
     let (location, metadata) = metadata(&catalog, &lake).await;
-    assert_ne!(location, orphan, "the rerun writes a metadata file of its own");
+    assert_ne!(
+        location, orphan,
+        "the rerun writes a metadata file of its own"
+    );
     let table = catalog.table_of("lake", "orders").unwrap();
-    assert_eq!(table.parameters[PREVIOUS_METADATA_LOCATION_PARAMETER], first);
+    assert_eq!(
+        table.parameters[PREVIOUS_METADATA_LOCATION_PARAMETER],
+        first
+    );
     assert!(
         metadata
             .metadata_log()
